@@ -1,0 +1,44 @@
+//! `kubectl sealos rollout`: shift each Sealos controller's traffic between Ingress and Istio, safely.
+//!
+//! Its commands land one by one; a command not built yet does not appear in `--help`.
+
+use clap::{CommandFactory, Parser, Subcommand};
+use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
+use sealos_shared::{Exit, Result};
+
+/// shift each Sealos controller's traffic between Ingress and Istio, safely.
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubectl-sealos-rollout",
+    bin_name = "kubectl sealos rollout",
+    version = sealos_shared::version::VERSION,
+    after_help = examples(&[
+        "kubectl sealos rollout --help",
+        "kubectl sealos rollout completion bash > /etc/bash_completion.d/kubectl-sealos-rollout",
+    ]),
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub global: GlobalFlags,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion(CompletionArgs),
+}
+
+pub async fn run(args: Args) -> Result<Exit> {
+    match args.command {
+        Command::Completion(completion) => {
+            write_completion::<Args>(completion.shell, &mut std::io::stdout())
+        }
+    }
+}
+
+/// The clap command, for tests and documentation.
+pub fn command() -> clap::Command {
+    Args::command()
+}

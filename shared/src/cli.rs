@@ -1,0 +1,158 @@
+//! What every plugin's `main` shares: global flags, the runtime, signals, exit codes, completions.
+
+use std::future::Future;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory};
+use clap_complete::Shell;
+
+use crate::error::{Error, Result, render};
+use crate::exit::Exit;
+use crate::output::ColorChoice;
+
+/// Flags every plugin has, whatever the command.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalFlags {
+    /// When to colour output: auto (a terminal without NO_COLOR or TERM=dumb), always, never.
+    #[arg(long, value_enum, default_value_t, global = true)]
+    pub color: ColorChoice,
+    /// Show the whole cause chain of errors.
+    #[arg(short = 'v', long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+/// Runs a plugin's async `run` to an exit code: Ctrl-C or SIGTERM ends it with 130, errors print
+/// kubectl-style on stderr and exit 2, a closed stdout pipe ends it quietly.
+pub fn main<F>(global: &GlobalFlags, run: F) -> ExitCode
+where
+    F: Future<Output = Result<Exit>>,
+{
+    // reqwest and our own TLS use rustls on ring; kube picks its provider itself.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return report(
+                &Error::failed(format!("start the async runtime: {e}")),
+                global,
+            );
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = run => result,
+            () = interrupted() => Err(Error::Interrupted),
+        }
+    });
+    match result {
+        Ok(exit) => exit.into(),
+        Err(err) => report(&err, global),
+    }
+}
+
+fn report(err: &Error, global: &GlobalFlags) -> ExitCode {
+    if err.is_broken_pipe() {
+        return Exit::Ok.into();
+    }
+    let _ = writeln!(std::io::stderr(), "{}", render(err, global.verbose > 0));
+    err.exit().into()
+}
+
+/// Resolves on SIGINT or SIGTERM. Commands that must clean up between steps (the monitor, a
+/// rollout plan) listen for `shutdown_signal` themselves and return before this fires.
+async fn interrupted() {
+    shutdown_signal().await;
+}
+
+/// The first SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// `completion SHELL`: the script for the plugin's binary.
+#[derive(Args, Debug, Clone)]
+pub struct CompletionArgs {
+    /// The shell to generate the completion script for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// Writes the completion script of `C` (named after its binary) to `out`.
+pub fn write_completion<C: CommandFactory>(shell: Shell, out: &mut dyn Write) -> Result<Exit> {
+    let mut command = C::command();
+    let name = command.get_name().to_string();
+    clap_complete::generate(shell, &mut command, name, out);
+    out.flush().map_err(|e| Error::io("write completion", e))?;
+    Ok(Exit::Ok)
+}
+
+/// The `after_help` block of examples: `kubectl sealos <verb> ...` lines.
+pub fn examples(lines: &[&str]) -> String {
+    let mut text = String::from("Examples:\n");
+    for line in lines {
+        text.push_str("  ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::Parser;
+
+    /// A tiny plugin-like command.
+    #[derive(Parser)]
+    #[command(name = "kubectl-sealos-demo")]
+    struct Demo {
+        #[command(flatten)]
+        global: GlobalFlags,
+    }
+
+    #[test]
+    fn completion_names_the_binary() {
+        let mut out = Vec::new();
+        write_completion::<Demo>(Shell::Bash, &mut out).unwrap();
+        let script = String::from_utf8(out).unwrap();
+        assert!(script.contains("kubectl-sealos-demo"), "{script}");
+        assert!(script.contains("--color"));
+    }
+
+    #[test]
+    fn examples_are_indented() {
+        assert_eq!(examples(&["a", "b"]), "Examples:\n  a\n  b\n");
+    }
+
+    #[test]
+    fn global_flags_parse() {
+        let demo = Demo::try_parse_from(["x", "--color", "never", "-vv"]).unwrap();
+        assert_eq!(demo.global.color, ColorChoice::Never);
+        assert_eq!(demo.global.verbose, 2);
+        assert!(Demo::try_parse_from(["x", "--color", "purple"]).is_err());
+    }
+}

@@ -1,0 +1,32 @@
+//! Typed resources the suite reads: Istio and cert-manager.
+//!
+//! Fields the suite uses are typed; everything else is kept in `extra`, so an object read and
+//! written back loses nothing.
+
+pub mod certmanager;
+pub mod istio;
+
+/// A metav1-style condition (cert-manager and Istio use the same shape).
+#[derive(serde::Deserialize, serde::Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// The condition of `type_` in a list, wherever it stands (never `conditions[0]`).
+pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// Unknown fields, kept for lossless round trips.
+pub type Extra = std::collections::BTreeMap<String, serde_json::Value>;

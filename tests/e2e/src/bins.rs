@@ -1,0 +1,62 @@
+//! The plugin binaries. Cargo only sets `CARGO_BIN_EXE_*` for a test's own package, so these
+//! tests build the six plugins once per test process into the same target directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub const PLUGINS: [&str; 6] = ["health", "rollout", "cert", "diag", "backup", "bench"];
+
+/// The workspace root (this crate is at tests/e2e).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from("../.."))
+}
+
+/// The directory holding the plugin binaries, built on first use with the test's own profile.
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // target/<profile>/deps/<test> → target/<profile>
+        let exe = std::env::current_exe().unwrap_or_default();
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let target_dir = profile_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let profile = profile_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("debug");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(workspace_root())
+            .arg("build")
+            .arg("--target-dir")
+            .arg(&target_dir);
+        if profile == "release" {
+            build.arg("--release");
+        }
+        for plugin in PLUGINS {
+            build.args(["-p", &format!("kubectl-sealos-{plugin}")]);
+        }
+        let status = build.status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "building the plugins failed: {status:?}"
+        );
+        profile_dir
+    })
+}
+
+/// The path of `kubectl-sealos-<plugin>`.
+pub fn plugin_bin(plugin: &str) -> PathBuf {
+    bin_dir().join(format!("kubectl-sealos-{plugin}"))
+}
