@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
@@ -43,9 +44,23 @@ where
         }
     };
     let result = runtime.block_on(async {
+        let run = std::pin::pin!(run);
+        let mut run = run;
         tokio::select! {
-            result = run => result,
-            () = interrupted() => Err(Error::Interrupted),
+            biased;
+            result = &mut run => result,
+            () = signal() => {
+                if GRACEFUL.load(Ordering::SeqCst) {
+                    // The command listens itself: let it stop between steps, unless asked twice.
+                    tokio::select! {
+                        biased;
+                        result = &mut run => result,
+                        () = signal() => Err(Error::Interrupted),
+                    }
+                } else {
+                    Err(Error::Interrupted)
+                }
+            }
         }
     });
     match result {
@@ -62,14 +77,18 @@ fn report(err: &Error, global: &GlobalFlags) -> ExitCode {
     err.exit().into()
 }
 
-/// Resolves on SIGINT or SIGTERM. Commands that must clean up between steps (the monitor, a
-/// rollout plan) listen for `shutdown_signal` themselves and return before this fires.
-async fn interrupted() {
-    shutdown_signal().await;
+/// Set once a command listens for `shutdown_signal` itself: the frame then lets it finish.
+static GRACEFUL: AtomicBool = AtomicBool::new(false);
+
+/// The first SIGINT or SIGTERM, for commands that stop cleanly between steps (the monitor, a
+/// rollout plan). Calling it tells the frame not to cut the command short on the first signal;
+/// a second signal still ends the process with 130.
+pub async fn shutdown_signal() {
+    GRACEFUL.store(true, Ordering::SeqCst);
+    signal().await;
 }
 
-/// The first SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
+async fn signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

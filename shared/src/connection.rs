@@ -124,6 +124,10 @@ impl KubeFlags {
                 )
             }
         };
+        // kube retries 429/503/504 itself, up to 15 times with delays growing to minutes: a
+        // Service proxy answering 503 (Prometheus with no endpoints) held `health monitor --once`
+        // for minutes. Reads retry through `retry::read`, bounded by its Backoff.
+        config.0.default_retry = false;
         if !self.request_timeout.is_zero() {
             config.0.read_timeout = Some(self.request_timeout);
             config.0.connect_timeout = Some(self.request_timeout);
@@ -256,6 +260,8 @@ contexts:
         assert_eq!(kube.user, "ua");
         assert_eq!(kube.scope(), Some("team-a"));
         assert!(kube.server.starts_with("https://127.0.0.1:6443"));
+        // Retries are ours (retry::read), not kube's unbounded-looking default.
+        assert!(!flags.config().await.unwrap().0.default_retry);
     }
 
     #[tokio::test]

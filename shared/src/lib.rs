@@ -2,15 +2,23 @@
 //!
 //! Plugins depend on this crate; it knows no plugin.
 
+pub mod alert;
+pub mod archive;
 pub mod audit;
+pub mod certs;
 pub mod cli;
 pub mod connection;
 pub mod error;
 pub mod exit;
 pub mod output;
 pub mod progress;
+pub mod prometheus;
+pub mod quantity;
 pub mod resources;
 pub mod retry;
+pub mod s3;
+pub mod traffic;
+pub mod traffic_shift;
 pub mod version;
 
 pub use error::{Error, Result};

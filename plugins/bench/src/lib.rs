@@ -1,10 +1,24 @@
-//! `kubectl sealos bench`: benchmark services with honest latency statistics.
-//!
-//! Its commands land one by one; a command not built yet does not appear in `--help`.
+//! `kubectl sealos bench`: a load generator as fast as wrk with honest latency statistics
+//! (HDR histograms, coordinated-omission-corrected open loop, failures counted), concurrency
+//! sweeps, SLO verdicts, baseline comparison and cluster-derived targets.
+
+use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
-use sealos_shared::{Exit, Result};
+use sealos_shared::output::{Format, Out};
+use sealos_shared::{Error, Exit, Result};
+
+pub mod client;
+pub mod compare;
+pub mod csv;
+pub mod load;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod slo;
+pub mod stats;
+pub mod targets;
 
 /// benchmark services with honest latency statistics.
 #[derive(Parser, Debug)]
@@ -13,8 +27,11 @@ use sealos_shared::{Exit, Result};
     bin_name = "kubectl sealos bench",
     version = sealos_shared::version::VERSION,
     after_help = examples(&[
-        "kubectl sealos bench --help",
-        "kubectl sealos bench completion bash > /etc/bash_completion.d/kubectl-sealos-bench",
+        "kubectl sealos bench run http://127.0.0.1:8080/ -c 1,10,50,100 -z 30s",
+        "kubectl sealos bench run https://app.example.com/ -c 50 --rate 2000 -z 1m --slo 'p95<500ms,success>=99.9%'",
+        "kubectl sealos bench run --from-cluster --gateway-url http://10.0.0.10/ -n 1000 --csv results.csv",
+        "kubectl sealos bench compare baseline.csv results.csv --max-p95-regression 20%",
+        "kubectl sealos bench targets --gateway-url http://10.0.0.10/",
     ]),
 )]
 pub struct Args {
@@ -26,16 +43,137 @@ pub struct Args {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Load URLs at each concurrency; print latency percentiles, rps, success and errors.
+    Run(Box<run::RunArgs>),
+    /// Compare two result files (the JSON report or the CSV) step by step; exit 1 on regression.
+    Compare(CompareArgs),
+    /// List the hosts VirtualServices bind to the ingress gateway (what --from-cluster runs).
+    Targets(TargetsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionArgs),
 }
 
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// The baseline results: a `run -o json` report or a `--csv` file.
+    #[arg(value_name = "BASELINE")]
+    pub baseline: PathBuf,
+    /// The current results, in either format.
+    #[arg(value_name = "CURRENT")]
+    pub current: PathBuf,
+    /// A p95 latency higher than the baseline's by more than this is a regression.
+    #[arg(long, value_name = "PERCENT", default_value = "20%", value_parser = parse_percent)]
+    pub max_p95_regression: f64,
+    /// Requests per second lower than the baseline's by more than this is a regression.
+    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent)]
+    pub max_rps_drop: f64,
+    /// A success rate below this is a regression.
+    #[arg(long, value_name = "PERCENT", default_value = "99%", value_parser = parse_percent)]
+    pub min_success: f64,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TargetsArgs {
+    /// The ingress gateway's URL: targets are requested there with their host as Host header.
+    #[arg(long, value_name = "URL", value_parser = check_url)]
+    pub gateway_url: Option<String>,
+    #[command(flatten)]
+    pub cluster: targets::ClusterFlags,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+fn check_url(text: &str) -> std::result::Result<String, String> {
+    plan::parse_url(text).map(|_| text.to_string())
+}
+
+/// `20%` or `20`: a percentage from 0 to 100... or more for regressions.
+fn parse_percent(text: &str) -> std::result::Result<f64, String> {
+    text.trim()
+        .trim_end_matches('%')
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("{text:?} is not a percentage (e.g. 20%)"))
+}
+
 pub async fn run(args: Args) -> Result<Exit> {
+    let color = args.global.color;
     match args.command {
+        // `run` listens for Ctrl-C itself: it stops the load and still reports.
+        Command::Run(run_args) => run::execute(*run_args, color).await,
+        other => {
+            tokio::select! {
+                result = dispatch(other, color) => result,
+                () = sealos_shared::cli::shutdown_signal() => Err(Error::Interrupted),
+            }
+        }
+    }
+}
+
+async fn dispatch(command: Command, color: sealos_shared::output::ColorChoice) -> Result<Exit> {
+    match command {
+        Command::Run(run_args) => run::execute(*run_args, color).await,
+        Command::Compare(args) => compare_files(&args, color),
+        Command::Targets(args) => {
+            let kube = args.cluster.kube_flags().connect().await?;
+            let found = targets::discover(&kube, args.gateway_url.as_deref()).await?;
+            let mut out = Out::stdout(args.output, color);
+            if args.output.is_machine() {
+                out.data(&targets::TargetsReport {
+                    kind: "BenchTargets",
+                    gateway_url: args.gateway_url.clone(),
+                    targets: found,
+                })?;
+            } else if found.is_empty() {
+                eprintln!("no VirtualService binds a host to the ingress gateway");
+            } else {
+                out.table(&targets::table(&found))?;
+            }
+            Ok(Exit::Ok)
+        }
         Command::Completion(completion) => {
             write_completion::<Args>(completion.shell, &mut std::io::stdout())
         }
     }
+}
+
+fn compare_files(args: &CompareArgs, color: sealos_shared::output::ColorChoice) -> Result<Exit> {
+    let baseline = compare::load(&args.baseline)?;
+    let current = compare::load(&args.current)?;
+    let thresholds = compare::Thresholds {
+        max_p95_regression: args.max_p95_regression,
+        max_rps_drop: args.max_rps_drop,
+        min_success: args.min_success,
+    };
+    let steps = compare::compare(&baseline, &current, thresholds);
+    let regressions = steps
+        .iter()
+        .filter(|d| d.verdict == compare::Verdict::Regression)
+        .count();
+    let comparison = compare::Comparison {
+        kind: "BenchComparison",
+        baseline: args.baseline.display().to_string(),
+        current: args.current.display().to_string(),
+        max_p95_regression: args.max_p95_regression,
+        max_rps_drop: args.max_rps_drop,
+        min_success: args.min_success,
+        regressions,
+        passed: regressions == 0,
+        steps,
+    };
+    let mut out = Out::stdout(args.output, color);
+    if args.output.is_machine() {
+        out.data(&comparison)?;
+    } else {
+        let table = compare::table(&comparison.steps, &out.theme);
+        out.table(&table)?;
+    }
+    Ok(Exit::problem_if(regressions > 0))
 }
 
 /// The clap command, for tests and documentation.

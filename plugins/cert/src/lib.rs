@@ -2,8 +2,15 @@
 //!
 //! Its commands land one by one; a command not built yet does not appear in `--help`.
 
+pub mod check;
+pub mod cluster;
+pub mod inspect;
+pub mod renew;
+
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
+use sealos_shared::connection::KubeFlags;
+use sealos_shared::output::{Format, Out};
 use sealos_shared::{Exit, Result};
 
 /// check, renew and inspect cert-manager certificates from their X.509 data.
@@ -13,27 +20,76 @@ use sealos_shared::{Exit, Result};
     bin_name = "kubectl sealos cert",
     version = sealos_shared::version::VERSION,
     after_help = examples(&[
-        "kubectl sealos cert --help",
+        "kubectl sealos cert check -A",
+        "kubectl sealos cert check -n ns-alice --warn-days 45 --fail-on warn -o json",
+        "kubectl sealos cert renew --not-ready -A --dry-run",
+        "kubectl sealos cert renew terminal-test-tls -n ns-alice --wait --timeout 2m",
+        "kubectl sealos cert renew --expiring-within 7d -A",
+        "kubectl sealos cert inspect dbadmin-test-tls -n ns-alice",
+        "kubectl sealos cert inspect --secret wildcard-cloud-sealos-io-tls -n istio-system",
         "kubectl sealos cert completion bash > /etc/bash_completion.d/kubectl-sealos-cert",
     ]),
 )]
 pub struct Args {
     #[command(flatten)]
     pub global: GlobalFlags,
+    #[command(flatten)]
+    pub kube: KubeFlags,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// One row per Certificate (and Gateway TLS Secret without one): expiry from the X.509
+    /// data, readiness, renewal, failing issuance, SANs and key. Exit 1 on problems.
+    Check(check::CheckArgs),
+    /// Trigger re-issuance as `cmctl renew` does (Issuing=True, never a delete), optionally
+    /// waiting until each certificate is re-issued and Ready.
+    Renew(renew::RenewArgs),
+    /// The decoded chain, key match, status and latest CertificateRequest of one certificate.
+    Inspect(inspect::InspectArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionArgs),
 }
 
+impl Args {
+    /// The command's `-o`.
+    pub fn format(&self) -> Format {
+        match &self.command {
+            Command::Check(c) => c.output,
+            Command::Renew(r) => r.output,
+            Command::Inspect(i) => i.output,
+            Command::Completion(_) => Format::default(),
+        }
+    }
+}
+
 pub async fn run(args: Args) -> Result<Exit> {
-    match args.command {
+    let mut out = Out::stdout(args.format(), args.global.color);
+    execute(args, &mut out).await
+}
+
+/// `run` with the output given: tests pass a buffer.
+pub async fn execute(args: Args, out: &mut Out) -> Result<Exit> {
+    match &args.command {
         Command::Completion(completion) => {
             write_completion::<Args>(completion.shell, &mut std::io::stdout())
+        }
+        Command::Check(check) => {
+            // Bad input is refused before any connection.
+            check.thresholds()?;
+            let kube = args.kube.connect().await?;
+            check::run(&kube, check, out).await
+        }
+        Command::Renew(renew) => {
+            renew.validate(args.kube.all_namespaces)?;
+            let kube = args.kube.connect().await?;
+            renew::run(&kube, renew, out).await
+        }
+        Command::Inspect(inspect) => {
+            let kube = args.kube.connect().await?;
+            inspect::run(&kube, inspect, out).await
         }
     }
 }

@@ -1,37 +1,95 @@
-//! `kubectl sealos diag`: diagnose connectivity and performance, run runbooks, collect bundles.
-//!
-//! Its commands land one by one; a command not built yet does not appear in `--help`.
+//! `kubectl sealos diag`: diagnose connectivity (a verdict at each step of a request's path),
+//! performance and certificates, run the guide's emergency runbooks with plans, confirmation
+//! and an audit trail, and collect a redacted diagnostic bundle.
+
+pub mod bundle;
+pub mod certificates;
+pub mod connectivity;
+pub mod envoy;
+pub mod finding;
+pub mod list;
+pub mod logs;
+pub mod metrics;
+pub mod performance;
+pub mod runbook;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
+use sealos_shared::connection::KubeFlags;
+use sealos_shared::output::Out;
 use sealos_shared::{Exit, Result};
 
-/// diagnose connectivity and performance, run runbooks, collect bundles.
+/// diagnose connectivity, performance and certificates, run runbooks, collect bundles.
 #[derive(Parser, Debug)]
 #[command(
     name = "kubectl-sealos-diag",
     bin_name = "kubectl sealos diag",
     version = sealos_shared::version::VERSION,
     after_help = examples(&[
-        "kubectl sealos diag --help",
-        "kubectl sealos diag completion bash > /etc/bash_completion.d/kubectl-sealos-diag",
+        "kubectl sealos diag connectivity app-test -n ns-bob",
+        "kubectl sealos diag connectivity blog -n ns-carol --host blog-test.cloud.sealos.io -o json",
+        "kubectl sealos diag performance --since 30m",
+        "kubectl sealos diag certificates",
+        "kubectl sealos diag runbook list",
+        "kubectl sealos diag runbook run memory-leak --threshold 256Mi --dry-run",
+        "kubectl sealos diag runbook run high-error-rate --yes --reason \"5xx at 12%\"",
+        "kubectl sealos diag bundle -o /tmp/diag.tar.gz --since 1h -n ns-bob,ns-carol",
     ]),
 )]
 pub struct Args {
     #[command(flatten)]
     pub global: GlobalFlags,
+    #[command(flatten)]
+    pub kube: KubeFlags,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Walk a request's path to APP and give a verdict at each step.
+    ///
+    /// Exit 0 when no finding reaches --failure-threshold, 1 when one does, 2 could not check.
+    Connectivity(connectivity::ConnectivityArgs),
+    /// Rank istio-proxy containers by memory and CPU against their limits; istiod's errors.
+    ///
+    /// Exit 1 when a proxy is at or above --memory-percent of its limit or istiod logged errors.
+    Performance(performance::PerformanceArgs),
+    /// Certificates not Ready or close to expiry, and cert-manager's errors.
+    ///
+    /// Exit 1 when a certificate needs attention or cert-manager logged errors.
+    Certificates(certificates::CertificatesArgs),
+    /// The guide's emergency runbooks: plan, confirm, act, audit, report.
+    #[command(subcommand)]
+    Runbook(runbook::RunbookCommand),
+    /// Write a diagnostic archive (objects, events, logs, Envoy config dumps), Secrets redacted.
+    ///
+    /// -n takes a comma-separated list of extra namespaces.
+    Bundle(bundle::BundleArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionArgs),
 }
 
 pub async fn run(args: Args) -> Result<Exit> {
-    match args.command {
+    let color = args.global.color;
+    match &args.command {
+        Command::Connectivity(c) => {
+            let mut out = Out::stdout(c.output, color);
+            connectivity::run(c, &args.kube, &mut out).await
+        }
+        Command::Performance(p) => {
+            let mut out = Out::stdout(p.output, color);
+            performance::run(p, &args.kube, &mut out).await
+        }
+        Command::Certificates(c) => {
+            let mut out = Out::stdout(c.output, color);
+            certificates::run(c, &args.kube, &mut out).await
+        }
+        Command::Runbook(r) => runbook::run(r, &args.kube, color).await,
+        Command::Bundle(b) => {
+            let mut out = Out::stdout(sealos_shared::output::Format::Table, color);
+            bundle::run(b, &args.kube, &mut out).await
+        }
         Command::Completion(completion) => {
             write_completion::<Args>(completion.shell, &mut std::io::stdout())
         }
@@ -41,4 +99,39 @@ pub async fn run(args: Args) -> Result<Exit> {
 /// The clap command, for tests and documentation.
 pub fn command() -> clap::Command {
     Args::command()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        command().debug_assert();
+        let args = Args::try_parse_from([
+            "x",
+            "connectivity",
+            "app-test",
+            "-n",
+            "ns-bob",
+            "--failure-threshold",
+            "warning",
+            "-o",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(args.kube.namespace.as_deref(), Some("ns-bob"));
+        let Command::Connectivity(c) = args.command else {
+            panic!("not connectivity");
+        };
+        assert_eq!(c.failure_threshold, finding::Level::Warning);
+        assert!(
+            Args::try_parse_from(["x", "connectivity", "a", "--failure-threshold", "fatal"])
+                .is_err()
+        );
+        let args =
+            Args::try_parse_from(["x", "bundle", "-o", "/tmp/x.tar.gz", "-n", "a,b"]).unwrap();
+        assert!(matches!(args.command, Command::Bundle(_)));
+    }
 }

@@ -1,38 +1,80 @@
-//! `kubectl sealos health`: judge the health of a Sealos + Istio platform, and watch it.
-//!
-//! Its commands land one by one; a command not built yet does not appear in `--help`.
+//! `kubectl sealos health`: judge the health of a Sealos + Istio platform, watch its traffic and
+//! alert, and manage the guide's Prometheus alert rules.
+
+pub mod check;
+pub mod monitor;
+pub mod prometheus_flags;
+pub mod rules;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
+use sealos_shared::connection::KubeFlags;
+use sealos_shared::output::Out;
 use sealos_shared::{Exit, Result};
 
 /// judge the health of a Sealos + Istio platform, and watch it.
+///
+/// Without a command, runs `check`.
 #[derive(Parser, Debug)]
 #[command(
     name = "kubectl-sealos-health",
     bin_name = "kubectl sealos health",
     version = sealos_shared::version::VERSION,
+    args_conflicts_with_subcommands = true,
     after_help = examples(&[
-        "kubectl sealos health --help",
-        "kubectl sealos health completion bash > /etc/bash_completion.d/kubectl-sealos-health",
+        "kubectl sealos health",
+        "kubectl sealos health --only gateways,certificates -o json",
+        "kubectl sealos health --fail-on warn --skip traffic",
+        "kubectl sealos health monitor --once --slack-webhook \"$SLACK_WEBHOOK_URL\"",
+        "kubectl sealos health rules --apply --dry-run",
     ]),
 )]
 pub struct Args {
     #[command(flatten)]
     pub global: GlobalFlags,
+    #[command(flatten)]
+    pub kube: KubeFlags,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub check: check::CheckArgs,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run every check concurrently and print one row per finding, worst first (the default).
+    ///
+    /// Exit 0 healthy, 1 a finding at or above --fail-on, 2 could not check.
+    Check(check::CheckArgs),
+    /// Watch the 5xx ratio and P95 latency in Prometheus and alert to Slack, syslog and stdout.
+    ///
+    /// Alerts fire on the transition to bad, repeat no more often than --repeat, and resolve.
+    Monitor(monitor::MonitorArgs),
+    /// Print (or --apply) the guide's five alert rules as a PrometheusRule.
+    Rules(rules::RulesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionArgs),
 }
 
 pub async fn run(args: Args) -> Result<Exit> {
-    match args.command {
-        Command::Completion(completion) => {
+    match &args.command {
+        None => {
+            let mut out = Out::stdout(args.check.output, args.global.color);
+            check::run(&args.check, &args.kube, &mut out).await
+        }
+        Some(Command::Check(check)) => {
+            let mut out = Out::stdout(check.output, args.global.color);
+            check::run(check, &args.kube, &mut out).await
+        }
+        Some(Command::Monitor(monitor)) => {
+            let mut out = Out::stdout(monitor.output, args.global.color);
+            monitor::run(monitor, &args.kube, &mut out).await
+        }
+        Some(Command::Rules(rules)) => {
+            let mut out = Out::stdout(rules.output.into(), args.global.color);
+            rules::run(rules, &args.kube, &mut out).await
+        }
+        Some(Command::Completion(completion)) => {
             write_completion::<Args>(completion.shell, &mut std::io::stdout())
         }
     }

@@ -1,10 +1,33 @@
-//! `kubectl sealos rollout`: shift each Sealos controller's traffic between Ingress and Istio, safely.
+//! `kubectl sealos rollout`: shift each Sealos controller's traffic between Ingress and Istio,
+//! safely: status, set, rollback, history, and progressive plans gated on live traffic.
 //!
-//! Its commands land one by one; a command not built yet does not appear in `--help`.
+//! The shifting itself (finding the container, the patch, conflicts, the rollout wait, history,
+//! audit and Events) is `sealos_shared::traffic_shift`, which `diag`'s runbooks reuse; this crate
+//! holds the commands, their reports and rendering, and the plan.
+
+pub mod history;
+pub mod notify;
+pub mod plan;
+pub mod select;
+pub mod shift;
+pub mod status;
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
+use sealos_shared::connection::KubeFlags;
+use sealos_shared::output::Format;
 use sealos_shared::{Exit, Result};
+
+pub use history::HistoryArgs;
+pub use plan::PlanArgs;
+pub use shift::{RollbackArgs, SetArgs, ShiftReport};
+pub use status::{StatusArgs, StatusReport};
+
+/// The plugin name in audit records.
+pub const PLUGIN: &str = "rollout";
 
 /// shift each Sealos controller's traffic between Ingress and Istio, safely.
 #[derive(Parser, Debug)]
@@ -12,30 +35,115 @@ use sealos_shared::{Exit, Result};
     name = "kubectl-sealos-rollout",
     bin_name = "kubectl sealos rollout",
     version = sealos_shared::version::VERSION,
+    allow_negative_numbers = true,
     after_help = examples(&[
-        "kubectl sealos rollout --help",
+        "kubectl sealos rollout status",
+        "kubectl sealos rollout set terminal-controller 25 --reason \"canary\"",
+        "kubectl sealos rollout set --all 100 --dry-run",
+        "kubectl sealos rollout rollback --all --reason \"5xx spike\"",
+        "kubectl sealos rollout history terminal-controller",
+        "kubectl sealos rollout plan terminal-controller --steps 10,25,50,100 --pause 10m",
         "kubectl sealos rollout completion bash > /etc/bash_completion.d/kubectl-sealos-rollout",
     ]),
 )]
 pub struct Args {
     #[command(flatten)]
     pub global: GlobalFlags,
+    #[command(flatten)]
+    pub kube: KubeFlags,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// One row per controller: mode, Istio share, readiness, rollout, last change, warnings.
+    Status(StatusArgs),
+    /// Set the Istio share (0-100) of controllers; the mode follows (0 ingress, 100 istio, else dual).
+    #[command(allow_negative_numbers = true)]
+    Set(SetArgs),
+    /// Move controllers back to ingress / 0% at once (the emergency path).
+    Rollback(RollbackArgs),
+    /// The previous settings of a controller, with time, actor and reason.
+    History(HistoryArgs),
+    /// Move a controller through steps, checking its 5xx ratio and P95 between them.
+    Plan(PlanArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionArgs),
 }
 
+/// Flags of the commands that change controllers.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MutationFlags {
+    /// Why: recorded in the history annotation, the audit log and the Event.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Print the change (before → after) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How long to wait for the rollouts ("300s", "5m"; 0 waits for ever).
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Return once the change is written, without waiting for the rollout.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// The audit log (default: $XDG_STATE_HOME/kubectl-sealos/audit.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+    /// The container holding NETWORKING_MODE / ISTIO_PERCENTAGE (default: the one declaring them).
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+}
+
+/// A duration: a bare number is seconds, else "10m", "90s".
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("invalid duration {text:?}: {e} (use e.g. 30s, 10m)"))
+}
+
+/// The namespace the controllers are looked for in: `-n`, else `sealos-system` (not the
+/// context's namespace: the controllers live there whatever the context says). `-A` is refused:
+/// a change must name the namespace it acts in.
+pub fn controller_namespace(kube: &KubeFlags) -> Result<String> {
+    if kube.all_namespaces {
+        return Err(sealos_shared::Error::usage(
+            "rollout works in one namespace: use -n NAMESPACE (default sealos-system), not -A",
+        ));
+    }
+    Ok(kube
+        .namespace
+        .clone()
+        .unwrap_or_else(|| sealos_shared::traffic_shift::NAMESPACE.to_string()))
+}
+
 pub async fn run(args: Args) -> Result<Exit> {
-    match args.command {
+    let Args {
+        global,
+        kube,
+        command,
+    } = args;
+    match command {
+        Command::Status(a) => status::run(&global, &kube, a).await,
+        Command::Set(a) => shift::run_set(&global, &kube, a).await,
+        Command::Rollback(a) => shift::run_rollback(&global, &kube, a).await,
+        Command::History(a) => history::run(&global, &kube, a).await,
+        Command::Plan(a) => plan::run(&global, &kube, a).await,
         Command::Completion(completion) => {
             write_completion::<Args>(completion.shell, &mut std::io::stdout())
         }
     }
+}
+
+/// `-o` for every command with output.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OutputFlags {
+    /// Output format: table, wide, json or yaml.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
 }
 
 /// The clap command, for tests and documentation.

@@ -1,6 +1,6 @@
 //! Istio `networking.istio.io/v1` and `security.istio.io/v1` resources.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kube::CustomResource;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,42 @@ pub struct GatewaySpec {
     pub servers: Vec<Server>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// `key=value,...`: a label map as a list query's `labelSelector`.
+pub fn label_selector(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Gateway {
+    /// The `labelSelector` of the gateway's workload pods (in every namespace, as Istio matches
+    /// them); `None` when the selector is empty, which must not become "every pod".
+    pub fn workload_selector(&self) -> Option<String> {
+        (!self.spec.selector.is_empty()).then(|| label_selector(&self.spec.selector))
+    }
+
+    /// The namespaces whose Secrets serve this Gateway's `credentialName`s: Istio reads them
+    /// where the gateway's workload pods run, so the namespaces of `workload_pod_namespaces` (the
+    /// pods its selector matched), or the Gateway's own namespace when no pod matched.
+    pub fn credential_namespaces<'a>(
+        &self,
+        workload_pod_namespaces: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeSet<String> {
+        let mut namespaces: BTreeSet<String> = workload_pod_namespaces
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        if namespaces.is_empty()
+            && let Some(ns) = &self.metadata.namespace
+        {
+            namespaces.insert(ns.clone());
+        }
+        namespaces
+    }
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
@@ -276,5 +312,29 @@ mod tests {
             Some("wildcard-tls")
         );
         assert_eq!(gw.spec.selector["istio"], "ingressgateway");
+    }
+
+    #[test]
+    fn credentials_live_where_the_workload_runs() {
+        let gw: Gateway = serde_json::from_value(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+            "metadata": {"name": "g", "namespace": "apps"},
+            "spec": {"selector": {"istio": "ingressgateway", "app": "gw"}}
+        }))
+        .unwrap();
+        assert_eq!(
+            gw.workload_selector().as_deref(),
+            Some("app=gw,istio=ingressgateway")
+        );
+        let found = gw.credential_namespaces(["istio-system", "edge", "istio-system"]);
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            ["edge", "istio-system"]
+        );
+        // No pod matched: the Gateway's own namespace.
+        let fallback = gw.credential_namespaces([]);
+        assert_eq!(fallback.into_iter().collect::<Vec<_>>(), ["apps"]);
+        let unselective = Gateway::new("u", GatewaySpec::default());
+        assert_eq!(unselective.workload_selector(), None);
     }
 }

@@ -1,0 +1,619 @@
+//! `diag runbook`: the guide's four emergency procedures as code. Each reads the cluster and
+//! prints a plan; it acts only with `--yes` or a typed "yes" on a terminal (without either it
+//! exits 2 before any write); `--dry-run` writes nothing; every action is audited; a report ends it.
+
+mod certificate_expired;
+mod high_error_rate;
+mod memory_leak;
+mod service_down;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use sealos_shared::audit::{AuditLog, ObjectRef, Record};
+use sealos_shared::connection::{Kube, KubeFlags};
+use sealos_shared::output::{Format, Out, Severity, Table};
+use sealos_shared::quantity::Quantity;
+use sealos_shared::{Error, Exit, Result};
+use serde::Serialize;
+
+use crate::finding::Object;
+
+/// The plugin name in audit records.
+pub const PLUGIN: &str = "diag";
+
+/// `runbook` commands.
+#[derive(Subcommand, Debug, Clone)]
+// Parsed once per process: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum RunbookCommand {
+    /// List the runbooks and what each does.
+    List(ListArgs),
+    /// Plan a runbook, confirm, act, report.
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// The guide's four runbooks.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Name {
+    /// Roll every Sealos controller back to Ingress, collect istiod logs and events, alert.
+    HighErrorRate,
+    /// Restart the Sealos controllers that are not ready, wait, verify.
+    ServiceDown,
+    /// Renew expired or failing certificates the cmctl way, wait for re-issue.
+    CertificateExpired,
+    /// Evict pods whose istio-proxy container uses more than --threshold, one at a time.
+    MemoryLeak,
+}
+
+impl Name {
+    pub const ALL: [Name; 4] = [
+        Name::HighErrorRate,
+        Name::ServiceDown,
+        Name::CertificateExpired,
+        Name::MemoryLeak,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Name::HighErrorRate => "high-error-rate",
+            Name::ServiceDown => "service-down",
+            Name::CertificateExpired => "certificate-expired",
+            Name::MemoryLeak => "memory-leak",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Name::HighErrorRate => {
+                "roll every Sealos controller back to ingress, collect istiod logs and recent events into a bundle, alert (Slack, syslog)"
+            }
+            Name::ServiceDown => {
+                "restart (rollout restart) the Sealos controllers that are not ready, wait for the rollout, verify"
+            }
+            Name::CertificateExpired => {
+                "renew expired or failing certificates (Issuing=True, as cmctl renew), wait for re-issue"
+            }
+            Name::MemoryLeak => {
+                "evict pods whose istio-proxy container is above --threshold, one at a time through the Eviction API (PodDisruptionBudgets hold)"
+            }
+        }
+    }
+}
+
+/// `runbook run` flags.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Which runbook.
+    #[arg(value_enum)]
+    pub name: Name,
+    /// Print the plan and stop: nothing is written.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Act without asking.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Why this is being run (audit log, Events, alert).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The audit log (default: $XDG_STATE_HOME/kubectl-sealos/audit.jsonl).
+    #[arg(long, value_name = "PATH")]
+    pub audit_log: Option<PathBuf>,
+    /// How long to wait for each rollout, renewal or replacement pod.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// high-error-rate: the Slack incoming webhook to alert.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SLACK_WEBHOOK_URL",
+        hide_env_values = true
+    )]
+    pub slack_webhook: Option<String>,
+    /// high-error-rate: a syslog socket to alert (e.g. /dev/log).
+    #[arg(long, value_name = "PATH")]
+    pub syslog: Option<PathBuf>,
+    /// high-error-rate: where the bundle of istiod logs and events goes.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub bundle_dir: PathBuf,
+    /// high-error-rate: how much of istiod's log and the events to collect.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub since: Duration,
+    /// memory-leak: an istio-proxy container above this memory is evicted (any unit: 256Mi, 0.25Gi).
+    #[arg(long, value_name = "QUANTITY", default_value = "256Mi")]
+    pub threshold: String,
+    /// memory-leak: evict at most this many pods.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_pods: usize,
+    /// memory-leak: wait this long after a replacement is ready, before the next eviction.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub pause: Duration,
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+impl RunArgs {
+    pub fn threshold(&self) -> Result<Quantity> {
+        let q = Quantity::parse(&self.threshold)
+            .map_err(|e| Error::usage(format!("--threshold: {e}")))?;
+        if q.value() <= 0 {
+            return Err(Error::usage("--threshold must be more than 0"));
+        }
+        Ok(q)
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.threshold()?;
+        if self.max_pods == 0 {
+            return Err(Error::usage("--max-pods must be at least 1"));
+        }
+        if self.since.is_zero() {
+            return Err(Error::usage("--since must be more than 0"));
+        }
+        if let Some(url) = &self.slack_webhook
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(Error::usage(
+                "--slack-webhook must be an http(s) URL (the URL itself is not shown)",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn reason(&self) -> String {
+        self.reason
+            .clone()
+            .unwrap_or_else(|| format!("kubectl sealos diag runbook run {}", self.name.as_str()))
+    }
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    /// `shift`, `restart`, `renew`, `evict`, `collect`, `alert`.
+    pub kind: &'static str,
+    pub object: Object,
+    pub detail: String,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Done,
+    Unchanged,
+    /// Refused by the cluster on purpose (a PodDisruptionBudget): not retried.
+    Blocked,
+    Failed,
+    TimedOut,
+    /// Not attempted, because an earlier action did not finish.
+    Skipped,
+}
+
+impl Status {
+    fn severity(self) -> Severity {
+        match self {
+            Status::Done | Status::Unchanged => Severity::Ok,
+            Status::Blocked | Status::TimedOut | Status::Skipped => Severity::Warn,
+            Status::Failed => Severity::Fail,
+        }
+    }
+}
+
+/// One action's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub kind: &'static str,
+    pub object: Object,
+    pub status: Status,
+    pub detail: String,
+}
+
+/// What a run did (`-o json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub runbook: Name,
+    pub dry_run: bool,
+    pub plan: Vec<Action>,
+    /// What was found while planning that is not an action.
+    pub notes: Vec<String>,
+    pub results: Vec<Outcome>,
+    /// True when every action is done or unchanged.
+    pub success: bool,
+}
+
+/// Runs one audited action record.
+pub struct Auditor {
+    log: AuditLog,
+    context: String,
+    user: String,
+    reason: String,
+}
+
+impl Auditor {
+    pub fn new(kube: &Kube, args: &RunArgs) -> Result<Auditor> {
+        Ok(Auditor {
+            log: AuditLog::new(args.audit_log.as_deref())?,
+            context: kube.context.clone(),
+            user: kube.user.clone(),
+            reason: args.reason(),
+        })
+    }
+
+    pub fn log(&self) -> &AuditLog {
+        &self.log
+    }
+
+    /// Records an action; a failure to record is returned as a note, never hides the action.
+    pub fn record(
+        &self,
+        action: &str,
+        object: &Object,
+        before: serde_json::Value,
+        after: serde_json::Value,
+        outcome: &str,
+    ) -> Option<String> {
+        let mut record = Record::now(
+            PLUGIN,
+            action,
+            ObjectRef {
+                kind: object.kind.clone(),
+                namespace: object.namespace.clone(),
+                name: object.name.clone(),
+            },
+        );
+        record.context = self.context.clone();
+        record.user = self.user.clone();
+        record.before = before;
+        record.after = after;
+        record.reason = Some(self.reason.clone());
+        record.outcome = outcome.to_string();
+        self.log.record(&record).err().map(|e| e.to_string())
+    }
+}
+
+pub async fn run(
+    command: &RunbookCommand,
+    flags: &KubeFlags,
+    color: sealos_shared::output::ColorChoice,
+) -> Result<Exit> {
+    match command {
+        RunbookCommand::List(list) => {
+            let mut out = Out::stdout(list.output, color);
+            list_runbooks(&mut out)
+        }
+        RunbookCommand::Run(args) => {
+            let mut out = Out::stdout(args.output, color);
+            run_one(args, flags, &mut out, &mut TerminalConfirm).await
+        }
+    }
+}
+
+fn list_runbooks(out: &mut Out) -> Result<Exit> {
+    #[derive(Serialize)]
+    struct Entry {
+        name: &'static str,
+        description: &'static str,
+    }
+    let entries: Vec<Entry> = Name::ALL
+        .iter()
+        .map(|n| Entry {
+            name: n.as_str(),
+            description: n.describe(),
+        })
+        .collect();
+    if out.format.is_machine() {
+        out.data(&entries)?;
+    } else {
+        let mut table = Table::new(["name", "description"]);
+        for e in &entries {
+            table.row([e.name, e.description]);
+        }
+        out.table(&table)?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// How a run asks for confirmation.
+pub trait Confirm {
+    /// `None` when no one can be asked (no terminal); else whether they typed "yes".
+    fn ask(&mut self, question: &str) -> Option<bool>;
+}
+
+/// Asks on the terminal: stdin and stderr must both be one.
+pub struct TerminalConfirm;
+
+impl Confirm for TerminalConfirm {
+    fn ask(&mut self, question: &str) -> Option<bool> {
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            return None;
+        }
+        eprint!("{question} Type \"yes\" to proceed: ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).ok()?;
+        Some(line.trim() == "yes")
+    }
+}
+
+/// A stop asked for (Ctrl-C, SIGTERM) while acting: the action under way finishes, the rest are
+/// skipped and reported, and the run exits 130.
+#[derive(Clone, Default)]
+pub struct Stop {
+    flag: Arc<AtomicBool>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Stop {
+    pub fn request(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        // A stored permit: a sleep that starts after this still wakes at once.
+        self.notify.notify_one();
+    }
+
+    pub fn requested(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps `duration` unless a stop comes first.
+    pub async fn sleep(&self, duration: Duration) {
+        if self.requested() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(duration) => {}
+            () = self.notify.notified() => {}
+        }
+    }
+
+    pub fn skipped(&self, action: &Action) -> Outcome {
+        outcome(
+            action,
+            Status::Skipped,
+            "not attempted: interrupted".into(),
+            None,
+        )
+    }
+}
+
+/// Plans, confirms and acts.
+pub async fn run_one(
+    args: &RunArgs,
+    flags: &KubeFlags,
+    out: &mut Out,
+    confirm: &mut dyn Confirm,
+) -> Result<Exit> {
+    args.validate()?;
+    let kube = flags.connect().await?;
+    // Cluster-wide, as the guide's scripts are, unless -n narrows it.
+    let scope = flags.namespace.as_deref();
+    let (plan, notes) = match args.name {
+        Name::HighErrorRate => high_error_rate::plan(args, &kube, scope).await?,
+        Name::ServiceDown => service_down::plan(args, &kube, scope).await?,
+        Name::CertificateExpired => certificate_expired::plan(args, &kube, scope).await?,
+        Name::MemoryLeak => memory_leak::plan(args, &kube, scope).await?,
+    };
+    let mut report = Report {
+        runbook: args.name,
+        dry_run: args.dry_run,
+        plan,
+        notes,
+        results: Vec::new(),
+        success: true,
+    };
+    if !out.format.is_machine() {
+        render_plan(&report, out)?;
+    }
+    if args.dry_run || report.plan.is_empty() {
+        if out.format.is_machine() {
+            out.data(&report)?;
+        } else if args.dry_run {
+            out.line("\ndry run: nothing was changed.")?;
+        } else {
+            out.line("\nnothing to do.")?;
+        }
+        return Ok(Exit::Ok);
+    }
+    if !args.yes {
+        let question = format!(
+            "Run {} ({} action(s)) against context {:?}?",
+            args.name.as_str(),
+            report.plan.len(),
+            kube.context
+        );
+        match confirm.ask(&question) {
+            None => {
+                return Err(Error::usage(format!(
+                    "runbook {} changes the cluster: pass --yes, or run it on a terminal to confirm (nothing was changed)",
+                    args.name.as_str()
+                )));
+            }
+            Some(false) => {
+                return Err(Error::failed("not confirmed: nothing was changed"));
+            }
+            Some(true) => {}
+        }
+    }
+    let auditor = Auditor::new(&kube, args)?;
+    let stop = Stop::default();
+    let listener = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            sealos_shared::cli::shutdown_signal().await;
+            stop.request();
+        })
+    };
+    report.results = match args.name {
+        Name::HighErrorRate => {
+            high_error_rate::execute(args, &kube, &report.plan, &auditor, &stop).await
+        }
+        Name::ServiceDown => {
+            service_down::execute(args, &kube, &report.plan, &auditor, &stop).await
+        }
+        Name::CertificateExpired => {
+            certificate_expired::execute(args, &kube, &report.plan, &auditor, &stop).await
+        }
+        Name::MemoryLeak => memory_leak::execute(args, &kube, &report.plan, &auditor, &stop).await,
+    };
+    listener.abort();
+    report.success = report
+        .results
+        .iter()
+        .all(|r| matches!(r.status, Status::Done | Status::Unchanged));
+    if out.format.is_machine() {
+        out.data(&report)?;
+    } else {
+        render_results(&report, out)?;
+    }
+    if stop.requested() {
+        return Ok(Exit::Interrupted);
+    }
+    Ok(Exit::problem_if(!report.success))
+}
+
+fn render_plan(report: &Report, out: &mut Out) -> Result<()> {
+    out.line(&out.theme.bold(&format!(
+        "Plan for {}{}:",
+        report.runbook.as_str(),
+        if report.dry_run { " (dry run)" } else { "" }
+    )))?;
+    if report.plan.is_empty() {
+        out.line("  nothing to do")?;
+    } else {
+        let mut table = Table::new(["#", "action", "object", "detail"]).align_right(0);
+        for (i, a) in report.plan.iter().enumerate() {
+            table.row([
+                (i + 1).to_string(),
+                a.kind.to_string(),
+                a.object.display(),
+                a.detail.clone(),
+            ]);
+        }
+        out.table(&table)?;
+    }
+    for note in &report.notes {
+        out.line(&format!("note: {note}"))?;
+    }
+    Ok(())
+}
+
+fn render_results(report: &Report, out: &mut Out) -> Result<()> {
+    out.line("")?;
+    out.line(&out.theme.bold("Report:"))?;
+    let mut table = Table::new(["action", "object", "status", "detail"]);
+    for r in &report.results {
+        let status = format!("{:?}", r.status).to_uppercase();
+        table.row([
+            r.kind.to_string(),
+            r.object.display(),
+            out.theme.paint(&status, r.status.severity()),
+            r.detail.clone(),
+        ]);
+    }
+    out.table(&table)
+}
+
+/// A finished action, with its audit note folded into the detail.
+pub fn outcome(
+    action: &Action,
+    status: Status,
+    detail: String,
+    audit_note: Option<String>,
+) -> Outcome {
+    let detail = match audit_note {
+        Some(note) => format!("{detail} (audit log: {note})"),
+        None => detail,
+    };
+    Outcome {
+        kind: action.kind,
+        object: action.object.clone(),
+        status,
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn flags_parse_and_validate() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "memory-leak",
+            "--threshold",
+            "0.25Gi",
+            "--max-pods",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.name, Name::MemoryLeak);
+        assert_eq!(cli.run.threshold().unwrap().value(), 268_435_456);
+        cli.run.validate().unwrap();
+        let cli = Cli::try_parse_from(["x", "memory-leak", "--threshold", "256MB"]).unwrap();
+        assert!(matches!(cli.run.validate(), Err(Error::Usage(_))));
+        let cli = Cli::try_parse_from(["x", "memory-leak", "--max-pods", "0"]).unwrap();
+        assert!(matches!(cli.run.validate(), Err(Error::Usage(_))));
+        assert!(Cli::try_parse_from(["x", "memory_leak"]).is_err());
+        let cli = Cli::try_parse_from([
+            "x",
+            "high-error-rate",
+            "--slack-webhook",
+            "hooks.slack.com/x",
+        ])
+        .unwrap();
+        assert!(matches!(cli.run.validate(), Err(Error::Usage(_))));
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_pauses_and_skips_what_is_left() {
+        let stop = Stop::default();
+        assert!(!stop.requested());
+        let sleeper = {
+            let stop = stop.clone();
+            tokio::spawn(async move { stop.sleep(Duration::from_secs(3600)).await })
+        };
+        stop.request();
+        // Bounded so a broken stop fails the test instead of hanging it.
+        tokio::time::timeout(Duration::from_secs(30), sleeper)
+            .await
+            .unwrap()
+            .unwrap();
+        stop.sleep(Duration::from_secs(3600)).await;
+        let action = Action {
+            kind: "evict",
+            object: Object::new("Pod", Some("ns"), "p"),
+            detail: String::new(),
+        };
+        let skipped = stop.skipped(&action);
+        assert_eq!(skipped.status, Status::Skipped);
+        assert_eq!(serde_json::to_value(&skipped).unwrap()["status"], "skipped");
+    }
+
+    #[test]
+    fn every_runbook_is_listed_with_its_cli_name() {
+        for name in Name::ALL {
+            let value = name.to_possible_value().unwrap();
+            assert_eq!(value.get_name(), name.as_str());
+            assert!(!name.describe().is_empty());
+        }
+    }
+}

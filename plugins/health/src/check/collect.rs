@@ -1,0 +1,208 @@
+//! What the checks read, fetched at once: every list concurrently, each paginated, one list per
+//! kind and namespace (never a request per object).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::{OptionFuture, try_join_all};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
+use kube::api::{Api, ListParams};
+use kube::{Client, Resource};
+use sealos_shared::Result;
+use sealos_shared::error::KubeContext;
+use sealos_shared::resources::certmanager::Certificate;
+use sealos_shared::resources::istio::{
+    AuthorizationPolicy, Gateway, PeerAuthentication, VirtualService,
+};
+use sealos_shared::retry::{self, Backoff};
+use serde::de::DeserializeOwned;
+
+use super::{Area, CheckArgs};
+
+/// Page size for every list: big enough to be few requests, small enough for a busy server.
+pub const PAGE: u32 = 500;
+
+/// The cluster state the checks judge. A `None` list was not needed by the chosen areas.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub istio_deployments: Option<Vec<Deployment>>,
+    pub istio_pods: Option<Vec<Pod>>,
+    pub gateways: Option<Vec<Gateway>>,
+    /// Pods matching each distinct gateway selector (key: `k=v,...`), all namespaces.
+    pub gateway_pods: BTreeMap<String, Vec<Pod>>,
+    /// Secrets of the namespaces where gateway workloads run.
+    pub gateway_secrets: BTreeMap<String, Vec<Secret>>,
+    pub virtual_services: Option<Vec<VirtualService>>,
+    pub services: Option<Vec<Service>>,
+    pub sealos_deployments: Option<Vec<Deployment>>,
+    pub certificates: Option<Vec<Certificate>>,
+    pub peer_authentications: Option<Vec<PeerAuthentication>>,
+    pub authorization_policies: Option<Vec<AuthorizationPolicy>>,
+    pub monitoring_pods: Option<Vec<Pod>>,
+}
+
+/// Every object of a list, page by page, each page retried on transient errors.
+pub async fn list_all<K>(api: Api<K>, params: ListParams, what: String) -> Result<Vec<K>>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let mut params = params.limit(PAGE);
+    let mut items = Vec::new();
+    loop {
+        let page = retry::read(Backoff::default(), || api.list(&params))
+            .await
+            .kube_context(|| format!("list {what}"))?;
+        items.extend(page.items);
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(items),
+        }
+    }
+}
+
+/// A label selector map as `k=v,...` (sorted, so equal selectors share one list).
+pub use sealos_shared::resources::istio::label_selector as selector_string;
+
+fn when<F: std::future::Future>(needed: bool, f: impl FnOnce() -> F) -> OptionFuture<F> {
+    OptionFuture::from(needed.then(f))
+}
+
+pub async fn collect(client: &Client, args: &CheckArgs, areas: &[Area]) -> Result<Snapshot> {
+    let has = |a: Area| areas.contains(&a);
+    let all = ListParams::default();
+    let istio_ns = args.istio_namespace.as_str();
+    let sealos_ns = args.sealos_namespace.as_str();
+    let mon_ns = args.monitoring_namespace.as_str();
+
+    let (
+        istio_deployments,
+        istio_pods,
+        gateways,
+        virtual_services,
+        services,
+        sealos_deployments,
+        certificates,
+        peer_authentications,
+        authorization_policies,
+        monitoring_pods,
+    ) = futures::join!(
+        when(has(Area::ControlPlane), || list_all(
+            Api::<Deployment>::namespaced(client.clone(), istio_ns),
+            all.clone(),
+            format!("deployments in {istio_ns:?}")
+        )),
+        when(has(Area::ControlPlane), || list_all(
+            Api::<Pod>::namespaced(client.clone(), istio_ns),
+            all.clone(),
+            format!("pods in {istio_ns:?}")
+        )),
+        when(has(Area::Gateways) || has(Area::VirtualServices), || {
+            list_all(
+                Api::<Gateway>::all(client.clone()),
+                all.clone(),
+                "gateways in all namespaces".into(),
+            )
+        }),
+        when(has(Area::VirtualServices), || list_all(
+            Api::<VirtualService>::all(client.clone()),
+            all.clone(),
+            "virtualservices in all namespaces".into()
+        )),
+        when(has(Area::VirtualServices), || list_all(
+            Api::<Service>::all(client.clone()),
+            all.clone(),
+            "services in all namespaces".into()
+        )),
+        when(has(Area::Controllers), || list_all(
+            Api::<Deployment>::namespaced(client.clone(), sealos_ns),
+            all.clone(),
+            format!("deployments in {sealos_ns:?}")
+        )),
+        when(has(Area::Certificates), || list_all(
+            Api::<Certificate>::all(client.clone()),
+            all.clone(),
+            "certificates in all namespaces".into()
+        )),
+        when(has(Area::Security), || list_all(
+            Api::<PeerAuthentication>::namespaced(client.clone(), sealos_ns),
+            all.clone(),
+            format!("peerauthentications in {sealos_ns:?}")
+        )),
+        when(has(Area::Security), || list_all(
+            Api::<AuthorizationPolicy>::namespaced(client.clone(), sealos_ns),
+            all.clone(),
+            format!("authorizationpolicies in {sealos_ns:?}")
+        )),
+        when(has(Area::Monitoring), || list_all(
+            Api::<Pod>::namespaced(client.clone(), mon_ns),
+            all.clone(),
+            format!("pods in {mon_ns:?}")
+        )),
+    );
+    let mut snapshot = Snapshot {
+        istio_deployments: istio_deployments.transpose()?,
+        istio_pods: istio_pods.transpose()?,
+        gateways: gateways.transpose()?,
+        virtual_services: virtual_services.transpose()?,
+        services: services.transpose()?,
+        sealos_deployments: sealos_deployments.transpose()?,
+        certificates: certificates.transpose()?,
+        peer_authentications: peer_authentications.transpose()?,
+        authorization_policies: authorization_policies.transpose()?,
+        monitoring_pods: monitoring_pods.transpose()?,
+        ..Snapshot::default()
+    };
+    if has(Area::Gateways) {
+        collect_gateway_workloads(client, &mut snapshot).await?;
+    }
+    Ok(snapshot)
+}
+
+/// Second step for gateways: the pods of each distinct selector, then the Secrets of the
+/// namespaces those pods (or, without pods, the Gateways) live in.
+async fn collect_gateway_workloads(client: &Client, snapshot: &mut Snapshot) -> Result<()> {
+    let gateways = snapshot.gateways.as_deref().unwrap_or_default();
+    let selectors: BTreeSet<String> = gateways
+        .iter()
+        .filter(|g| !g.spec.selector.is_empty())
+        .map(|g| selector_string(&g.spec.selector))
+        .collect();
+    let pods = try_join_all(selectors.into_iter().map(|selector| async move {
+        let pods = list_all(
+            Api::<Pod>::all(client.clone()),
+            ListParams::default().labels(&selector),
+            format!("pods with labels {selector:?} in all namespaces"),
+        )
+        .await?;
+        Ok::<_, sealos_shared::Error>((selector, pods))
+    }))
+    .await?;
+    snapshot.gateway_pods = pods.into_iter().collect();
+    let mut namespaces = BTreeSet::new();
+    for gateway in gateways {
+        if !gateway
+            .spec
+            .servers
+            .iter()
+            .any(|s| s.tls.as_ref().is_some_and(|t| t.credential_name.is_some()))
+        {
+            continue;
+        }
+        namespaces.extend(super::gateways::workload_namespaces(
+            gateway,
+            &snapshot.gateway_pods,
+        ));
+    }
+    let secrets = try_join_all(namespaces.into_iter().map(|ns| async move {
+        let secrets = list_all(
+            Api::<Secret>::namespaced(client.clone(), &ns),
+            ListParams::default(),
+            format!("secrets in {ns:?}"),
+        )
+        .await?;
+        Ok::<_, sealos_shared::Error>((ns, secrets))
+    }))
+    .await?;
+    snapshot.gateway_secrets = secrets.into_iter().collect();
+    Ok(())
+}

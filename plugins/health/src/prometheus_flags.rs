@@ -1,0 +1,68 @@
+//! Where Prometheus is: `--prometheus-url`, or by default the API server's service proxy to
+//! `monitoring/prometheus:9090` (so it works from a laptop, where the in-cluster URL does not).
+
+use std::time::Duration;
+
+use clap::Args;
+use sealos_shared::connection::{KubeFlags, parse_request_timeout};
+use sealos_shared::prometheus::Prometheus;
+use sealos_shared::{Error, Result};
+
+#[derive(Args, Debug, Clone)]
+pub struct PrometheusFlags {
+    /// Prometheus's URL (e.g. http://127.0.0.1:9090); default: through the API server's service proxy.
+    // The URL may carry user:password@: --help must not show the environment's value.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PROMETHEUS_URL",
+        hide_env_values = true
+    )]
+    pub prometheus_url: Option<String>,
+    /// The Prometheus Service the proxy path reaches, as NAMESPACE/NAME:PORT.
+    #[arg(
+        long,
+        value_name = "NS/NAME:PORT",
+        default_value = "monitoring/prometheus:9090"
+    )]
+    pub prometheus_service: String,
+    /// How long one Prometheus query may take.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_request_timeout)]
+    pub prometheus_timeout: Duration,
+}
+
+impl PrometheusFlags {
+    /// Checks the flags without sending anything.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(url) = &self.prometheus_url {
+            Prometheus::direct(url, self.prometheus_timeout)
+                .map_err(|e| Error::usage(format!("--prometheus-url: {e}")))?;
+        }
+        self.service_parts().map(|_| ())
+    }
+
+    fn service_parts(&self) -> Result<(&str, &str)> {
+        match self.prometheus_service.split_once('/') {
+            Some((ns, svc)) if !ns.is_empty() && !svc.is_empty() => Ok((ns, svc)),
+            _ => Err(Error::usage(format!(
+                "--prometheus-service {:?}: expected NAMESPACE/NAME:PORT, e.g. monitoring/prometheus:9090",
+                self.prometheus_service
+            ))),
+        }
+    }
+
+    /// The client: direct when a URL is given, else through the cluster (connecting to it).
+    pub async fn connect(&self, kube: &KubeFlags) -> Result<Prometheus> {
+        if let Some(url) = &self.prometheus_url {
+            return Prometheus::direct(url, self.prometheus_timeout)
+                .map_err(|e| Error::usage(format!("--prometheus-url: {e}")));
+        }
+        let (ns, svc) = self.service_parts()?;
+        let mut flags = kube.clone();
+        if flags.request_timeout.is_zero() {
+            flags.request_timeout = self.prometheus_timeout;
+        }
+        let cluster = flags.connect().await?;
+        Ok(Prometheus::service_proxy(cluster.client, ns, svc))
+    }
+}

@@ -1,0 +1,424 @@
+//! Real servers for the health tests: a tiny HTTP server (exporter, Slack stand-in, garbage
+//! Prometheus), a real `prometheus` process on a free port, and waiting on conditions.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A request as the tiny server saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub body: String,
+}
+
+/// An answer: status, content type, body.
+pub type Response = (u16, &'static str, String);
+
+/// Serves HTTP/1.1 on 127.0.0.1:0 until the runtime ends; one request per connection.
+pub async fn serve<F>(handler: F) -> SocketAddr
+where
+    F: Fn(Request) -> Response + Send + Sync + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handler = Arc::new(handler);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let header_end = loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                while buf.len() < header_end + length {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let mut first = head.lines().next().unwrap_or("").split(' ');
+                let request = Request {
+                    method: first.next().unwrap_or("").to_string(),
+                    path: first.next().unwrap_or("").to_string(),
+                    body: String::from_utf8_lossy(&buf[header_end..]).to_string(),
+                };
+                let (status, content_type, body) = handler(request);
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// The traffic of one destination service, as the test wants it to look.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Traffic {
+    pub per_second: f64,
+    /// Share of requests answered 503.
+    pub errors: f64,
+    /// Every request takes this long.
+    pub latency_ms: f64,
+}
+
+const BUCKETS: [f64; 11] = [
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    100.0,
+    250.0,
+    500.0,
+    1000.0,
+    2500.0,
+    5000.0,
+    f64::INFINITY,
+];
+
+#[derive(Default)]
+struct Series {
+    traffic: Option<Traffic>,
+    ok: f64,
+    failed: f64,
+    buckets: [f64; 11],
+    sum: f64,
+    last: Option<Instant>,
+}
+
+/// A stand-in Istio proxy exporter: counters grow at the rates the test sets.
+#[derive(Clone, Default)]
+pub struct Exporter {
+    services: Arc<Mutex<BTreeMap<(String, String), Series>>>,
+}
+
+impl Exporter {
+    /// Sets (or changes) a service's traffic; counters keep what they counted so far.
+    pub fn set(&self, namespace: &str, name: &str, traffic: Traffic) {
+        let mut services = self.services.lock().unwrap();
+        let series = services.entry((namespace.into(), name.into())).or_default();
+        advance(series, Instant::now());
+        series.traffic = Some(traffic);
+    }
+
+    pub fn render(&self) -> String {
+        let now = Instant::now();
+        let mut services = self.services.lock().unwrap();
+        let mut out = String::from(
+            "# TYPE istio_requests_total counter\n# TYPE istio_request_duration_milliseconds histogram\n",
+        );
+        for ((ns, name), series) in services.iter_mut() {
+            advance(series, now);
+            let labels = format!(
+                "destination_service_namespace=\"{ns}\",destination_service_name=\"{name}\",destination_service=\"{name}.{ns}.svc.cluster.local\""
+            );
+            out.push_str(&format!(
+                "istio_requests_total{{{labels},response_code=\"200\"}} {}\n",
+                series.ok
+            ));
+            out.push_str(&format!(
+                "istio_requests_total{{{labels},response_code=\"503\"}} {}\n",
+                series.failed
+            ));
+            for (le, count) in BUCKETS.iter().zip(series.buckets) {
+                let le = if le.is_infinite() {
+                    "+Inf".to_string()
+                } else {
+                    format!("{le}")
+                };
+                out.push_str(&format!(
+                    "istio_request_duration_milliseconds_bucket{{{labels},le=\"{le}\"}} {count}\n"
+                ));
+            }
+            out.push_str(&format!(
+                "istio_request_duration_milliseconds_sum{{{labels}}} {}\n",
+                series.sum
+            ));
+            out.push_str(&format!(
+                "istio_request_duration_milliseconds_count{{{labels}}} {}\n",
+                series.buckets[10]
+            ));
+        }
+        out
+    }
+
+    /// Serves `/metrics`.
+    pub async fn start(&self) -> SocketAddr {
+        let me = self.clone();
+        serve(move |_| (200, "text/plain; version=0.0.4", me.render())).await
+    }
+}
+
+fn advance(series: &mut Series, now: Instant) {
+    if let (Some(t), Some(last)) = (series.traffic, series.last) {
+        let n = t.per_second * now.duration_since(last).as_secs_f64();
+        series.ok += n * (1.0 - t.errors);
+        series.failed += n * t.errors;
+        series.sum += n * t.latency_ms;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            if t.latency_ms <= *le {
+                series.buckets[i] += n;
+            }
+        }
+    }
+    series.last = Some(now);
+}
+
+/// A real Prometheus, killed on drop.
+pub struct PrometheusServer {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for PrometheusServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl PrometheusServer {
+    /// Starts `prometheus` scraping `targets` every second, and waits until it is ready.
+    pub async fn start(targets: &[SocketAddr]) -> PrometheusServer {
+        let dir = tempfile::tempdir().unwrap();
+        let targets: Vec<String> = targets.iter().map(|a| format!("'{a}'")).collect();
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: istio-proxy-stand-in\n  static_configs:\n  - targets: [{}]\n",
+            targets.join(", ")
+        );
+        let config_path = dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the `prometheus` binary (Debian package prometheus) must be installed");
+        let server = PrometheusServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        let ready_url = format!("{}/-/ready", server.url);
+        wait_for("prometheus to be ready", Duration::from_secs(60), || {
+            let url = ready_url.clone();
+            async move { http_get(&url).await.is_some_and(|(s, _)| s == 200) }
+        })
+        .await;
+        server
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+}
+
+/// A bare GET over TCP (no client dependency): status and body.
+pub async fn http_get(url: &str) -> Option<(u16, String)> {
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.ok()?;
+    let path = if path.is_empty() { "/" } else { path };
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .ok()?;
+    let mut buf = Vec::new();
+    stream.read_to_end(&mut buf).await.ok()?;
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+/// Polls `condition` until it holds, failing the test after `limit` (a bound, not a timing
+/// assertion: the condition is what is waited for).
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "gave up waiting for {what} after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A Slack stand-in: records every POST body, answers the statuses queued (then 200).
+#[derive(Clone, Default)]
+pub struct SlackReceiver {
+    pub bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+    pub statuses: Arc<Mutex<Vec<u16>>>,
+}
+
+impl SlackReceiver {
+    pub async fn start(&self) -> String {
+        let me = self.clone();
+        let addr = serve(move |req| {
+            let status = {
+                let mut queued = me.statuses.lock().unwrap();
+                if queued.is_empty() {
+                    200
+                } else {
+                    queued.remove(0)
+                }
+            };
+            if req.method == "POST" {
+                me.bodies.lock().unwrap().push(
+                    serde_json::from_str(&req.body)
+                        .unwrap_or(serde_json::Value::String(req.body.clone())),
+                );
+            }
+            (
+                status,
+                "text/plain",
+                if status == 200 {
+                    "ok".into()
+                } else {
+                    "no".into()
+                },
+            )
+        })
+        .await;
+        format!("http://{addr}/services/T000/B000/SECRETTOKEN")
+    }
+
+    pub fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// A syslog socket in a temp dir, and the lines it received so far.
+pub struct SyslogSocket {
+    pub path: PathBuf,
+    socket: std::os::unix::net::UnixDatagram,
+    _dir: tempfile::TempDir,
+}
+
+impl SyslogSocket {
+    pub fn bind() -> SyslogSocket {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        SyslogSocket {
+            path,
+            socket,
+            _dir: dir,
+        }
+    }
+
+    pub fn drain(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            lines.push(String::from_utf8_lossy(&buf[..n]).to_string());
+        }
+        lines
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Runs the plugin's binary with an isolated HOME; returns (exit code, stdout, stderr).
+pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-sealos-health"));
+    cmd.args(args)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// Checks a `health -o json` document against the documented schema, listing every violation.
+pub fn assert_report_schema(document: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/report.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(document)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report breaks its schema:\n{}\n{document:#}",
+        errors.join("\n")
+    );
+}

@@ -1,0 +1,750 @@
+//! `create`: the cluster's objects, paged (limit + continue), cleaned and streamed into one
+//! archive in a directory, a named file, or S3 (multipart, parts uploaded between pages). The
+//! archive is complete only when its index object exists: a local archive is written under a
+//! temporary name and renamed; on S3 the index object is uploaded after the archive. A failure or
+//! an interrupt removes the temporary file or aborts the multipart upload.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashSet};
+use std::fs::{File, OpenOptions};
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use aws_sdk_s3::types::CompletedPart;
+use indicatif::ProgressBar;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::ApiResource;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::catalog::{self, Kind, Scope, Source};
+use super::clean::clean;
+use super::index::{ArchiveFile, ClusterInfo, FORMAT, IndexHead, ResourceCount, Summary, ToolInfo};
+use super::path::EntryPath;
+use super::resolve::{Resolver, fixed};
+use super::writer::{ArchiveWriter, Spool};
+use crate::connection::Kube;
+use crate::error::{Error, KubeContext, Result};
+use crate::retry::{self, Backoff};
+use crate::s3::{self, S3, S3Url};
+
+/// Where the archive goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A directory: the archive gets a timestamped name.
+    Dir(PathBuf),
+    /// This file name (`.tar.gz`, or `.tar.gz.age` when encrypted).
+    File(PathBuf),
+    S3(S3Url),
+}
+
+/// What to back up and how.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub sources: Vec<Source>,
+    /// Only these namespaces (empty: all).
+    pub namespaces: Vec<String>,
+    pub recipients: Vec<age::x25519::Recipient>,
+    pub tool: ToolInfo,
+    /// The selection in words, for the index.
+    pub selection: Vec<String>,
+    /// Objects per list request.
+    pub page_size: u32,
+    pub part_size: usize,
+    pub backoff: Backoff,
+}
+
+impl Plan {
+    pub fn new(sources: Vec<Source>, tool: ToolInfo) -> Plan {
+        Plan {
+            sources,
+            namespaces: Vec::new(),
+            recipients: Vec::new(),
+            tool,
+            selection: Vec::new(),
+            page_size: 500,
+            part_size: s3::DEFAULT_PART_SIZE,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+/// A complete backup.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Created {
+    /// Path or `s3://` URL of the archive.
+    pub archive: String,
+    /// Path or `s3://` URL of the index object.
+    pub index: String,
+    /// S3 multipart parts (0: one plain upload, or a local file).
+    pub upload_parts: u32,
+    pub summary: Summary,
+}
+
+/// What to undo if the backup does not complete.
+#[derive(Default)]
+struct Cleanup {
+    files: Vec<PathBuf>,
+    upload: Option<(S3, String, String)>,
+}
+
+/// Runs the backup; `cancel` resolving (Ctrl-C) stops it between requests, cleans up and gives
+/// `Error::Interrupted`.
+pub async fn create(
+    kube: &Kube,
+    plan: &Plan,
+    target: &Target,
+    progress: &ProgressBar,
+    cancel: impl Future<Output = ()>,
+) -> Result<Created> {
+    let cleanup = Mutex::new(Cleanup::default());
+    let result = tokio::select! {
+        result = run(kube, plan, target, progress, &cleanup) => result,
+        () = cancel => Err(Error::Interrupted),
+    };
+    if result.is_err() {
+        let undo = match cleanup.lock() {
+            Ok(mut g) => std::mem::take(&mut *g),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        };
+        for file in undo.files {
+            let _ = std::fs::remove_file(file);
+        }
+        if let Some((s3, key, upload_id)) = undo.upload {
+            // Best effort: a failed abort leaves parts that a lifecycle rule removes; the
+            // backup is still never listed as complete, as its index object was not written.
+            let _ = s3.abort_upload(&key, &upload_id).await;
+        }
+    }
+    result
+}
+
+fn register(cleanup: &Mutex<Cleanup>, change: impl FnOnce(&mut Cleanup)) {
+    match cleanup.lock() {
+        Ok(mut g) => change(&mut g),
+        Err(p) => change(&mut p.into_inner()),
+    }
+}
+
+/// The archive bytes' destination.
+enum Sink {
+    File(BufWriter<File>),
+    Spool(Spool),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Spool(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Spool(s) => s.flush(),
+        }
+    }
+}
+
+/// A multipart upload fed from the spool.
+struct Upload {
+    s3: S3,
+    key: String,
+    spool: Spool,
+    part_size: usize,
+    upload_id: Option<String>,
+    parts: Vec<CompletedPart>,
+    /// Bytes sent in parts so far.
+    sent: u64,
+}
+
+impl Upload {
+    /// Uploads every whole part waiting in the spool.
+    async fn pump(&mut self, cleanup: &Mutex<Cleanup>) -> Result<()> {
+        while let Some(part) = self.spool.take_part(self.part_size) {
+            self.send(part, cleanup).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, part: Vec<u8>, cleanup: &Mutex<Cleanup>) -> Result<()> {
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let id = self.s3.start_upload(&self.key).await?;
+                register(cleanup, |c| {
+                    c.upload = Some((self.s3.clone(), self.key.clone(), id.clone()));
+                });
+                self.upload_id = Some(id.clone());
+                id
+            }
+        };
+        let number = self.parts.len() as i32 + 1;
+        self.sent += part.len() as u64;
+        let done = self
+            .s3
+            .upload_part(&self.key, &upload_id, number, part)
+            .await?;
+        self.parts.push(done);
+        Ok(())
+    }
+
+    /// The rest of the spool: a single PUT when no part went yet, else the last part and the
+    /// completion. Gives the number of parts.
+    async fn finish(mut self, cleanup: &Mutex<Cleanup>) -> Result<u32> {
+        self.pump(cleanup).await?;
+        let rest = self.spool.take_all();
+        if self.upload_id.is_none() {
+            self.s3.put(&self.key, rest).await?;
+            return Ok(0);
+        }
+        if !rest.is_empty() {
+            self.send(rest, cleanup).await?;
+        }
+        let upload_id = self.upload_id.clone().unwrap_or_default();
+        let parts = self.parts.len() as u32;
+        self.s3
+            .complete_upload(
+                &self.key,
+                &upload_id,
+                std::mem::take(&mut self.parts),
+                self.sent,
+            )
+            .await?;
+        register(cleanup, |c| c.upload = None);
+        Ok(parts)
+    }
+}
+
+/// `sealos-backup-20261125T191800Z`.
+pub fn backup_name(now: jiff::Timestamp) -> String {
+    format!("sealos-backup-{}", now.strftime("%Y%m%dT%H%M%SZ"))
+}
+
+fn archive_suffix(encrypted: bool) -> &'static str {
+    if encrypted { ".tar.gz.age" } else { ".tar.gz" }
+}
+
+/// A file created private (0600), replacing any leftover of an earlier interrupted run.
+pub fn private_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(format!("create {}", path.display()), e))
+}
+
+/// Writes `bytes` to `path` through a temporary name and a rename: never half a file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = partial_path(path);
+    let mut file = private_file(&tmp)?;
+    let result = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(format!("write {}", tmp.display()), e))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .map_err(|e| Error::io(format!("rename to {}", path.display()), e))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `.NAME.partial` beside `path`: hidden, and never mistaken for a backup.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.partial"))
+}
+
+async fn run(
+    kube: &Kube,
+    plan: &Plan,
+    target: &Target,
+    progress: &ProgressBar,
+    cleanup: &Mutex<Cleanup>,
+) -> Result<Created> {
+    let now = jiff::Timestamp::now();
+    let encrypted = !plan.recipients.is_empty();
+    let (name, file_name) = match target {
+        Target::File(path) => {
+            let file = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let stem = super::index::archive_stem(&file).ok_or_else(|| {
+                Error::usage(format!(
+                    "--output {}: an archive file name ends with {}",
+                    path.display(),
+                    archive_suffix(encrypted)
+                ))
+            })?;
+            (stem.to_string(), file)
+        }
+        _ => {
+            let name = backup_name(now);
+            let file = format!("{name}{}", archive_suffix(encrypted));
+            (name, file)
+        }
+    };
+    let version = kube
+        .client
+        .apiserver_version()
+        .await
+        .kube_context(|| "read the cluster version")?;
+    let mut upload = None;
+    let (sink, final_path) = match target {
+        Target::Dir(dir) | Target::File(dir) => {
+            let dir = match target {
+                Target::File(path) => path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."))
+                    .to_path_buf(),
+                _ => dir.clone(),
+            };
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+            let final_path = dir.join(&file_name);
+            let tmp = partial_path(&final_path);
+            let file = private_file(&tmp)?;
+            register(cleanup, |c| c.files.push(tmp));
+            (Sink::File(BufWriter::new(file)), Some(final_path))
+        }
+        Target::S3(url) => {
+            let s3 = S3::connect(&url.bucket).await?;
+            s3.check(&url.prefix).await?;
+            let spool = Spool::default();
+            upload = Some(Upload {
+                s3,
+                key: url.key(&file_name),
+                spool: spool.clone(),
+                part_size: plan.part_size.max(s3::MIN_PART_SIZE),
+                upload_id: None,
+                parts: Vec::new(),
+                sent: 0,
+            });
+            (Sink::Spool(spool), None)
+        }
+    };
+    let mut writer = ArchiveWriter::new(sink, &plan.recipients, now.as_second().max(0) as u64)?;
+    let mut walk = Walk {
+        kube,
+        plan,
+        progress,
+        resolver: Resolver::default(),
+        namespaces_seen: BTreeSet::new(),
+        counts: Vec::new(),
+        notes: Vec::new(),
+        certificate_secrets: BTreeSet::new(),
+    };
+    for source in &plan.sources {
+        walk.source(source, &mut writer, &mut upload, cleanup)
+            .await?;
+    }
+    walk.namespaces(&mut writer, &mut upload, cleanup).await?;
+    let head = IndexHead {
+        format: FORMAT.to_string(),
+        name: name.clone(),
+        created_at: now.to_string(),
+        cluster: ClusterInfo {
+            server: kube.server.clone(),
+            version: version.git_version,
+            context: kube.context.clone(),
+        },
+        tool: plan.tool.clone(),
+        selection: plan.selection.clone(),
+        resources: walk.counts,
+        objects: 0,
+        notes: walk.notes,
+    };
+    let finished = writer.finish(head.clone())?;
+    let mut head = head;
+    head.objects = finished.entries;
+    let summary = Summary {
+        head,
+        archive: ArchiveFile {
+            file: file_name.clone(),
+            size: finished.size,
+            sha256: finished.sha256,
+            encrypted,
+        },
+        index_sha256: finished.index_sha256,
+    };
+    let summary_bytes = serde_json::to_vec_pretty(&summary)
+        .map_err(|e| Error::failed(format!("encode the index object: {e}")))?;
+    let summary_file = format!("{name}.index.json");
+    match (finished.sink, final_path, upload, target) {
+        (Sink::File(file), Some(final_path), _, _) => {
+            let file = file
+                .into_inner()
+                .map_err(|e| Error::io("write the archive", e.into_error()))?;
+            file.sync_all()
+                .map_err(|e| Error::io("write the archive", e))?;
+            let tmp = partial_path(&final_path);
+            std::fs::rename(&tmp, &final_path)
+                .map_err(|e| Error::io(format!("rename to {}", final_path.display()), e))?;
+            // From here the archive is in place: remove it if the index object cannot be written.
+            register(cleanup, |c| c.files = vec![final_path.clone()]);
+            let index_path = final_path.with_file_name(&summary_file);
+            write_atomically(&index_path, &summary_bytes)?;
+            register(cleanup, |c| c.files.clear());
+            Ok(Created {
+                archive: final_path.display().to_string(),
+                index: index_path.display().to_string(),
+                upload_parts: 0,
+                summary,
+            })
+        }
+        (Sink::Spool(_), _, Some(upload), Target::S3(url)) => {
+            let s3 = upload.s3.clone();
+            let upload_parts = upload.finish(cleanup).await?;
+            // The index object last: only now is the backup listed as complete.
+            s3.put(&url.key(&summary_file), summary_bytes).await?;
+            Ok(Created {
+                archive: format!("{url}{file_name}"),
+                index: format!("{url}{summary_file}"),
+                upload_parts,
+                summary,
+            })
+        }
+        _ => Err(Error::failed(
+            "internal: the archive sink does not match the target",
+        )),
+    }
+}
+
+/// State while walking the sources.
+struct Walk<'a> {
+    kube: &'a Kube,
+    plan: &'a Plan,
+    progress: &'a ProgressBar,
+    resolver: Resolver,
+    namespaces_seen: BTreeSet<String>,
+    counts: Vec<ResourceCount>,
+    notes: Vec<String>,
+    /// (namespace, secret) named by the Certificates seen.
+    certificate_secrets: BTreeSet<(String, String)>,
+}
+
+type Writer = ArchiveWriter<Sink>;
+
+impl Walk<'_> {
+    fn count(&mut self, resource: &ApiResource, namespaced: bool) -> &mut ResourceCount {
+        let at = self
+            .counts
+            .iter()
+            .position(|c| c.resource == resource.plural && c.group == resource.group);
+        let at = match at {
+            Some(at) => at,
+            None => {
+                self.counts.push(ResourceCount {
+                    group: resource.group.clone(),
+                    version: resource.version.clone(),
+                    kind: resource.kind.clone(),
+                    resource: resource.plural.clone(),
+                    namespaced,
+                    count: 0,
+                });
+                self.counts.len() - 1
+            }
+        };
+        &mut self.counts[at]
+    }
+
+    async fn source(
+        &mut self,
+        source: &Source,
+        writer: &mut Writer,
+        upload: &mut Option<Upload>,
+        cleanup: &Mutex<Cleanup>,
+    ) -> Result<()> {
+        let Some(resource) = self
+            .resolver
+            .resolve(&self.kube.client, &source.kind)
+            .await?
+        else {
+            let note = format!(
+                "{}: not served by this cluster, skipped",
+                EntryPath::resource_dir(source.kind.plural, source.kind.group)
+            );
+            if !self.notes.contains(&note) {
+                self.notes.push(note);
+            }
+            return Ok(());
+        };
+        self.count(&resource, source.kind.namespaced);
+        let filter = &self.plan.namespaces;
+        match &source.scope {
+            Scope::In(ns) => {
+                if filter.is_empty() || filter.iter().any(|f| f == ns) {
+                    let api = Api::namespaced_with(self.kube.client.clone(), ns, &resource);
+                    self.pages(source, &resource, api, writer, upload, cleanup)
+                        .await?;
+                }
+            }
+            Scope::Everywhere if !filter.is_empty() => {
+                for ns in filter {
+                    let api = Api::namespaced_with(self.kube.client.clone(), ns, &resource);
+                    self.pages(source, &resource, api, writer, upload, cleanup)
+                        .await?;
+                }
+            }
+            Scope::Everywhere | Scope::Cluster => {
+                let api = Api::all_with(self.kube.client.clone(), &resource);
+                self.pages(source, &resource, api, writer, upload, cleanup)
+                    .await?;
+            }
+            Scope::CertificateSecrets => {
+                self.certificate_secrets(&resource, writer, upload, cleanup)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Lists in pages; after each page the waiting upload parts go out. An expired continue
+    /// token restarts the list, which then skips what was already written: the objects written are
+    /// remembered by a 64-bit hash of namespace and name (8 bytes each, not the objects), since
+    /// list order is the store's (etcd orders `ns/name` bytewise), not something to rely on.
+    async fn pages(
+        &mut self,
+        source: &Source,
+        resource: &ApiResource,
+        api: Api<DynamicObject>,
+        writer: &mut Writer,
+        upload: &mut Option<Upload>,
+        cleanup: &Mutex<Cleanup>,
+    ) -> Result<()> {
+        let mut token: Option<String> = None;
+        let mut written: HashSet<u64> = HashSet::new();
+        let mut restarts = 0;
+        loop {
+            let mut params = ListParams::default().limit(self.plan.page_size);
+            if let Some(t) = &token {
+                params = params.continue_token(t);
+            }
+            let page = retry::read(self.plan.backoff, || api.list(&params)).await;
+            let page = match page {
+                Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() => {
+                    restarts += 1;
+                    if restarts > 3 {
+                        return Err(Error::failed(format!(
+                            "list {}: the continue token expired {restarts} times",
+                            resource.plural
+                        )));
+                    }
+                    let note = format!(
+                        "{}: the list was restarted after its continue token expired",
+                        EntryPath::resource_dir(&resource.plural, &resource.group)
+                    );
+                    if !self.notes.contains(&note) {
+                        self.notes.push(note);
+                    }
+                    token = None;
+                    continue;
+                }
+                other => other.kube_context(|| format!("list {}", resource.plural))?,
+            };
+            for item in page.items {
+                let mut hasher = DefaultHasher::new();
+                item.metadata.namespace.hash(&mut hasher);
+                item.metadata.name.hash(&mut hasher);
+                if !written.insert(hasher.finish()) && restarts > 0 {
+                    continue;
+                }
+                self.write(source, resource, item, writer)?;
+            }
+            if let Some(upload) = upload.as_mut() {
+                upload.pump(cleanup).await?;
+            }
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(next) => token = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    fn write(
+        &mut self,
+        source: &Source,
+        resource: &ApiResource,
+        item: DynamicObject,
+        writer: &mut Writer,
+    ) -> Result<()> {
+        let mut object = serde_json::to_value(&item)
+            .map_err(|e| Error::failed(format!("encode {}: {e}", resource.plural)))?;
+        object["apiVersion"] = Value::String(resource.api_version.clone());
+        object["kind"] = Value::String(resource.kind.clone());
+        let namespace = item
+            .metadata
+            .namespace
+            .clone()
+            .filter(|_| source.kind.namespaced);
+        let name = item.metadata.name.clone().unwrap_or_default();
+        if skipped(&source.kind, &name, &object) {
+            return Ok(());
+        }
+        if source.kind == catalog::CERTIFICATE
+            && let (Some(ns), Some(secret)) = (&namespace, object["spec"]["secretName"].as_str())
+            && !self.secrets_already_backed_up(ns)
+        {
+            self.certificate_secrets
+                .insert((ns.clone(), secret.to_string()));
+        }
+        let sources = &self.plan.sources;
+        clean(&mut object, |api, kind| {
+            catalog::owner_kept(sources, api, kind)
+        });
+        let path = EntryPath {
+            resource: resource.plural.clone(),
+            group: resource.group.clone(),
+            namespace: namespace.clone(),
+            name,
+        };
+        writer.add_object(&path, &object)?;
+        if let Some(ns) = namespace {
+            self.namespaces_seen.insert(ns);
+        }
+        self.count(resource, source.kind.namespaced).count += 1;
+        self.progress.inc(1);
+        self.progress.set_message(format!(
+            "backing up: {} objects ({})",
+            self.progress.position(),
+            resource.plural
+        ));
+        Ok(())
+    }
+
+    /// Secrets of namespaces that a plain Secrets source of this plan lists whole.
+    fn secrets_already_backed_up(&self, ns: &str) -> bool {
+        let in_filter =
+            self.plan.namespaces.is_empty() || self.plan.namespaces.iter().any(|f| f == ns);
+        in_filter
+            && self
+                .plan
+                .sources
+                .iter()
+                .any(|s| s.kind == catalog::SECRET && matches!(s.scope, Scope::In(n) if n == ns))
+    }
+
+    async fn certificate_secrets(
+        &mut self,
+        resource: &ApiResource,
+        writer: &mut Writer,
+        upload: &mut Option<Upload>,
+        cleanup: &Mutex<Cleanup>,
+    ) -> Result<()> {
+        let wanted = std::mem::take(&mut self.certificate_secrets);
+        let source = Source {
+            part: catalog::Part::Certificates,
+            kind: catalog::SECRET,
+            scope: Scope::CertificateSecrets,
+        };
+        for (ns, name) in wanted {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.kube.client.clone(), &ns, resource);
+            let found = retry::read(self.plan.backoff, || api.get_opt(&name))
+                .await
+                .kube_context(|| format!("get secret {name:?} in {ns:?}"))?;
+            match found {
+                Some(secret) => self.write(&source, resource, secret, writer)?,
+                None => self.notes.push(format!(
+                    "secret {ns}/{name}: named by a Certificate but not found (not issued yet?)"
+                )),
+            }
+            if let Some(upload) = upload.as_mut() {
+                upload.pump(cleanup).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The Namespace objects of every namespace that holds a backed-up object.
+    async fn namespaces(
+        &mut self,
+        writer: &mut Writer,
+        upload: &mut Option<Upload>,
+        cleanup: &Mutex<Cleanup>,
+    ) -> Result<()> {
+        if self.namespaces_seen.is_empty() {
+            return Ok(());
+        }
+        let resource = fixed(&catalog::NAMESPACE);
+        self.count(&resource, false);
+        let api: Api<DynamicObject> = Api::all_with(self.kube.client.clone(), &resource);
+        let source = Source {
+            part: catalog::Part::Istio,
+            kind: catalog::NAMESPACE,
+            scope: Scope::Cluster,
+        };
+        for ns in std::mem::take(&mut self.namespaces_seen) {
+            match retry::read(self.plan.backoff, || api.get_opt(&ns)).await {
+                Ok(Some(object)) => self.write(&source, &resource, object, writer)?,
+                Ok(None) => {}
+                Err(kube::Error::Api(status)) if status.code == 403 => {
+                    self.notes.push(format!(
+                        "namespace {ns}: not readable ({}); restore creates it bare",
+                        status.message
+                    ));
+                }
+                Err(e) => return Err(e).kube_context(|| format!("get namespace {ns:?}")),
+            }
+        }
+        if let Some(upload) = upload.as_mut() {
+            upload.pump(cleanup).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Objects that exist on every cluster by themselves and must not be restored over.
+fn skipped(kind: &Kind, name: &str, object: &Value) -> bool {
+    (*kind == catalog::SECRET
+        && object["type"].as_str() == Some("kubernetes.io/service-account-token"))
+        || (*kind == catalog::CONFIG_MAP && name == "kube-root-ca.crt")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_and_partial_paths() {
+        let t: jiff::Timestamp = "2026-11-25T19:18:00Z".parse().unwrap_or_default();
+        assert_eq!(backup_name(t), "sealos-backup-20261125T191800Z");
+        assert_eq!(
+            partial_path(Path::new("/b/x.tar.gz")),
+            PathBuf::from("/b/.x.tar.gz.partial")
+        );
+    }
+
+    #[test]
+    fn cluster_made_objects_are_skipped() {
+        assert!(skipped(
+            &catalog::SECRET,
+            "t",
+            &json!({"type": "kubernetes.io/service-account-token"})
+        ));
+        assert!(skipped(
+            &catalog::CONFIG_MAP,
+            "kube-root-ca.crt",
+            &json!({})
+        ));
+        assert!(!skipped(&catalog::CONFIG_MAP, "istio", &json!({})));
+    }
+}

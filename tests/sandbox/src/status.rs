@@ -1,0 +1,198 @@
+//! Error answers as `Status` objects, worded as kube-apiserver words them (kubectl prints them verbatim).
+
+use serde_json::{Value, json};
+
+/// A failed request: the HTTP code and the `Status` body that explains it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+/// `deployments.apps`, or `pods` for the core group: how upstream names a resource in messages.
+pub fn qualified(group: &str, plural: &str) -> String {
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
+}
+
+fn details(group: &str, plural: &str, name: &str) -> Value {
+    let mut d = json!({ "name": name, "kind": plural });
+    if !group.is_empty() {
+        d["group"] = json!(group);
+    }
+    d
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
+        ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: format!("{} \"{name}\" not found", qualified(group, plural)),
+            details: Some(details(group, plural, name)),
+        }
+    }
+
+    pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
+        ApiError {
+            code: 409,
+            reason: "AlreadyExists",
+            message: format!("{} \"{name}\" already exists", qualified(group, plural)),
+            details: Some(details(group, plural, name)),
+        }
+    }
+
+    pub fn conflict(group: &str, plural: &str, name: &str) -> Self {
+        ApiError {
+            code: 409,
+            reason: "Conflict",
+            message: format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; \
+                 please apply your changes to the latest version and try again",
+                qualified(group, plural)
+            ),
+            details: Some(details(group, plural, name)),
+        }
+    }
+
+    /// 422: `Deployment.apps "x" is invalid: <field>: <why>`.
+    pub fn invalid(group: &str, kind: &str, name: &str, field: &str, why: &str) -> Self {
+        let qualified_kind = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        let mut d = json!({ "name": name, "kind": kind, "causes": [{ "reason": "FieldValueInvalid", "message": why, "field": field }] });
+        if !group.is_empty() {
+            d["group"] = json!(group);
+        }
+        ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: format!("{qualified_kind} \"{name}\" is invalid: {field}: {why}"),
+            details: Some(d),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(400, "BadRequest", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        ApiError::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// The answer for a path that names no resource the server knows.
+    pub fn no_route() -> Self {
+        ApiError {
+            details: Some(json!({})),
+            ..ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            )
+        }
+    }
+
+    pub fn method_not_allowed() -> Self {
+        ApiError {
+            details: Some(json!({})),
+            ..ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
+        }
+    }
+
+    pub fn unsupported_patch(accepted: &[&str]) -> Self {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
+            ),
+        )
+    }
+
+    /// 410 for a continue token or resourceVersion older than what the server keeps.
+    pub fn expired(message: impl Into<String>) -> Self {
+        ApiError::new(410, "Expired", message)
+    }
+
+    pub fn namespace_terminating(namespace: &str) -> Self {
+        ApiError {
+            details: Some(json!({ "name": namespace, "kind": "namespaces" })),
+            ..ApiError::new(
+                403,
+                "Forbidden",
+                format!(
+                    "unable to create new content in namespace {namespace} because it is being terminated"
+                ),
+            )
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(500, "InternalError", message)
+    }
+
+    pub fn to_status(&self) -> Value {
+        let mut s = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            s["details"] = d.clone();
+        }
+        s
+    }
+}
+
+/// The `Status` a successful delete of a collection or a non-object answer carries.
+pub fn success(details: Value) -> Value {
+    json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_names_group_qualified_resource() {
+        let e = ApiError::not_found("apps", "deployments", "x");
+        assert_eq!(e.message, "deployments.apps \"x\" not found");
+        assert_eq!(e.to_status()["details"]["group"], "apps");
+        assert_eq!(
+            ApiError::not_found("", "pods", "p").message,
+            "pods \"p\" not found"
+        );
+    }
+
+    #[test]
+    fn conflict_is_worded_like_upstream() {
+        let e = ApiError::conflict("cert-manager.io", "certificates", "c");
+        assert!(e.message.starts_with("Operation cannot be fulfilled on certificates.cert-manager.io \"c\": the object has been modified"));
+        assert_eq!(e.code, 409);
+    }
+}

@@ -1,0 +1,174 @@
+//! DELETE of one object (owned objects follow, a namespace takes its contents with it, a CRD its
+//! custom resources) and of a collection.
+
+use super::list::Selectors;
+use super::{after_write, scope_ns, versioned};
+use crate::cluster::Cluster;
+use crate::registry::{ResKey, ResourceInfo};
+use crate::response::{self, Resp};
+use crate::router::Target;
+use crate::server::ApiRequest;
+use crate::status::ApiError;
+use crate::store::rv_of;
+use serde_json::{Value, json};
+
+/// DeleteOptions from the body (kubectl sends one, kube-rs may send none).
+struct Options {
+    dry_run: bool,
+    uid: Option<String>,
+    resource_version: Option<String>,
+}
+
+fn options(req: &ApiRequest) -> Options {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let body_dry = body["dryRun"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|v| v == "All"));
+    Options {
+        dry_run: req.query.dry_run() || body_dry,
+        uid: body["preconditions"]["uid"].as_str().map(String::from),
+        resource_version: body["preconditions"]["resourceVersion"]
+            .as_str()
+            .map(String::from),
+    }
+}
+
+pub fn delete(
+    cluster: &Cluster,
+    req: &ApiRequest,
+    t: &Target,
+    name: &str,
+) -> Result<Resp, ApiError> {
+    let info = &t.info;
+    let ns = scope_ns(t);
+    let opts = options(req);
+    let cur = cluster
+        .store
+        .get(&info.key(), ns, name)
+        .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
+    if let Some(uid) = &opts.uid
+        && cur["metadata"]["uid"].as_str() != Some(uid)
+    {
+        return Err(ApiError::conflict(&info.group, &info.plural, name));
+    }
+    if let Some(rv) = &opts.resource_version
+        && rv.parse::<u64>().ok() != rv_of(&cur)
+    {
+        return Err(ApiError::conflict(&info.group, &info.plural, name));
+    }
+    if opts.dry_run {
+        return Ok(response::json(200, &versioned(&cur, info)));
+    }
+    let gone = delete_object(cluster, info, ns, name)?;
+    Ok(response::json(200, &versioned(&gone, info)))
+}
+
+/// Delete one object and everything that follows from it.
+pub fn delete_object(
+    cluster: &Cluster,
+    info: &ResourceInfo,
+    ns: &str,
+    name: &str,
+) -> Result<Value, ApiError> {
+    if info.group.is_empty() && info.plural == "namespaces" {
+        return delete_namespace(cluster, name);
+    }
+    let gone = cluster.store.delete(&info.key(), ns, name)?;
+    if let Some(uid) = gone["metadata"]["uid"].as_str() {
+        delete_cascade(cluster, ns, uid);
+    }
+    if info.group == "apiextensions.k8s.io" && info.plural == "customresourcedefinitions" {
+        let (group, plural) = (
+            gone["spec"]["group"].as_str().unwrap_or(""),
+            gone["spec"]["names"]["plural"].as_str().unwrap_or(""),
+        );
+        let key = ResKey::new(group, plural);
+        for o in cluster.store.list(&key, None) {
+            let m = &o["metadata"];
+            let _ = cluster.store.delete(
+                &key,
+                m["namespace"].as_str().unwrap_or(""),
+                m["name"].as_str().unwrap_or(""),
+            );
+        }
+    }
+    after_write(cluster, info);
+    Ok((*gone).clone())
+}
+
+/// Garbage collection: delete (recursively) what names `uid` as an owner in `ns`.
+pub fn delete_cascade(cluster: &Cluster, ns: &str, uid: &str) {
+    for key in cluster.store.keys() {
+        for o in cluster.store.list(&key, Some(ns)) {
+            let owned = o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid));
+            if owned
+                && let Some(name) = o["metadata"]["name"].as_str()
+                && let Ok(gone) = cluster.store.delete(&key, ns, name)
+                && let Some(child) = gone["metadata"]["uid"].as_str()
+            {
+                delete_cascade(cluster, ns, child);
+            }
+        }
+    }
+}
+
+/// The namespace turns Terminating, its contents go, then it goes; the answer shows it Terminating.
+fn delete_namespace(cluster: &Cluster, name: &str) -> Result<Value, ApiError> {
+    let key = ResKey::new("", "namespaces");
+    let (terminating, _) = cluster.store.update_with(&key, "", name, |cur| {
+        let mut next = cur.clone();
+        next["status"]["phase"] = json!("Terminating");
+        crate::store::obj_meta(&mut next).insert(
+            "deletionTimestamp".into(),
+            json!(crate::clock::now_rfc3339()),
+        );
+        Ok(next)
+    })?;
+    for k in cluster.store.keys() {
+        for o in cluster.store.list(&k, Some(name)) {
+            if let Some(n) = o["metadata"]["name"].as_str() {
+                let _ = cluster.store.delete(&k, name, n);
+            }
+        }
+    }
+    let _ = cluster.store.delete(&key, "", name);
+    Ok((*terminating).clone())
+}
+
+pub fn delete_collection(
+    cluster: &Cluster,
+    req: &ApiRequest,
+    t: &Target,
+) -> Result<Resp, ApiError> {
+    let info = &t.info;
+    let sel = Selectors::from_query(&req.query, info)?;
+    let ns = if info.namespaced {
+        t.namespace.as_deref()
+    } else {
+        None
+    };
+    let opts = options(req);
+    let mut items = vec![];
+    for o in cluster.store.list(&info.key(), ns) {
+        if !sel.matches(&o) {
+            continue;
+        }
+        let m = &o["metadata"];
+        let (ons, name) = (
+            m["namespace"].as_str().unwrap_or(""),
+            m["name"].as_str().unwrap_or(""),
+        );
+        let gone = if opts.dry_run {
+            (*o).clone()
+        } else {
+            delete_object(cluster, info, ons, name)?
+        };
+        items.push(versioned(&gone, info));
+    }
+    Ok(response::json(
+        200,
+        &json!({ "kind": info.list_kind(), "apiVersion": info.api_version(), "metadata": {}, "items": items }),
+    ))
+}
