@@ -1,7 +1,8 @@
-//! `kubectl sealos cert`: check, renew and inspect cert-manager certificates from their X.509 data.
+//! `kubectl sealos cert`: check, renew, inspect and back up cert-manager certificates from their X.509 data.
 //!
 //! Its commands land one by one; a command not built yet does not appear in `--help`.
 
+pub mod backup;
 pub mod check;
 pub mod cluster;
 pub mod inspect;
@@ -27,6 +28,8 @@ use sealos_shared::{Exit, Result};
         "kubectl sealos cert renew --expiring-within 7d -A",
         "kubectl sealos cert inspect dbadmin-test-tls -n ns-alice",
         "kubectl sealos cert inspect --secret wildcard-cloud-sealos-io-tls -n istio-system",
+        "kubectl sealos cert backup --output /backup/certs -A",
+        "kubectl sealos cert backup --s3 s3://sealos-backups/certs --encrypt-to age1... -o json",
         "kubectl sealos cert completion bash > /etc/bash_completion.d/kubectl-sealos-cert",
     ]),
 )]
@@ -49,6 +52,9 @@ pub enum Command {
     Renew(renew::RenewArgs),
     /// The decoded chain, key match, status and latest CertificateRequest of one certificate.
     Inspect(inspect::InspectArgs),
+    /// Back up Certificates, Issuers, ClusterIssuers and the certificates' Secrets in the
+    /// suite's backup format (`kubectl sealos backup verify|restore` read it). Exit 2 if incomplete.
+    Backup(backup::BackupArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionArgs),
 }
@@ -60,6 +66,7 @@ impl Args {
             Command::Check(c) => c.output,
             Command::Renew(r) => r.output,
             Command::Inspect(i) => i.output,
+            Command::Backup(b) => b.format,
             Command::Completion(_) => Format::default(),
         }
     }
@@ -90,6 +97,16 @@ pub async fn execute(args: Args, out: &mut Out) -> Result<Exit> {
         Command::Inspect(inspect) => {
             let kube = args.kube.connect().await?;
             inspect::run(&kube, inspect, out).await
+        }
+        Command::Backup(backup) => {
+            // Without -n (or with -A) every namespace, as `kubectl sealos backup create`.
+            let namespace = match (&args.kube.namespace, args.kube.all_namespaces) {
+                (Some(ns), false) => Some(ns.as_str()),
+                _ => None,
+            };
+            let (plan, target) = backup.plan(namespace)?;
+            let kube = args.kube.connect().await?;
+            backup::run(&kube, &plan, &target, out).await
         }
     }
 }

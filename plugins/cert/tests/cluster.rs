@@ -6,8 +6,10 @@ mod support;
 
 use std::collections::BTreeMap;
 
+use sealos_sandbox::faults::{Fault, FaultAction, FaultMatch, FaultWhen};
 use sealos_shared::Exit;
 use sealos_shared::audit::AuditLog;
+use sealos_shared::resources::certmanager::Certificate;
 use serde_json::Value;
 use support::*;
 
@@ -201,49 +203,87 @@ async fn check_finds_every_crafted_breakage_without_crashing() {
     );
 }
 
-/// Renews with `argv` on a fresh sandbox with the crafted cases, and returns the certificates
-/// left with `Issuing=True, ManuallyTriggered`.
+/// Renews with `argv` on a fresh sandbox with the crafted cases and returns the certificates it
+/// wrote. Checks on the way: exactly one accepted status PUT per renewed certificate and no
+/// other write, one audit record each, the sandbox's cert-manager answering each (the seeded
+/// ones re-issued; the crafted ones fail, their Issuer does not exist), and no other revision
+/// moving.
 async fn renewed_by(argv: &[&str]) -> Vec<String> {
     let sandbox = sandbox().await;
     Crafter::new(&sandbox).await.all_cases().await;
+    let before: BTreeMap<String, Certificate> = certificates(&sandbox);
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let mut full = argv.to_vec();
     full.extend(["--audit-log", audit.to_str().unwrap()]);
+    let mark = sandbox.request_log().len();
     let run = run(&sandbox, &full).await;
     assert_eq!(run.exit(), Exit::Ok, "{argv:?}\n{}", run.stdout);
-    let names = triggered(&sandbox);
-    // One audited status PUT per renewed certificate, and never a delete.
-    let writes: Vec<_> = sandbox
-        .request_log()
-        .entries()
-        .into_iter()
-        .filter(|r| r.is_write())
-        .collect();
-    let puts = writes
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/status"))
-        .count();
-    assert!(writes.iter().all(|r| r.method != "DELETE"));
-    // The crafting itself wrote a status per certificate; count only renewals by the audit log.
+    let puts = status_puts(&sandbox, mark);
+    assert!(puts.iter().all(|(_, code)| *code == 200), "{puts:?}");
+    let names: Vec<String> = puts.into_iter().map(|(name, _)| name).collect();
+    let mut once = names.clone();
+    once.dedup();
+    assert_eq!(once, names, "one status PUT per certificate");
     let records = if audit.exists() {
         AuditLog::new(Some(&audit)).unwrap().read_all().unwrap()
     } else {
         Vec::new()
     };
-    assert_eq!(records.len(), names.len(), "{records:?}");
-    assert!(puts >= names.len());
-    for record in &records {
-        assert_eq!(record.plugin, "cert");
-        assert_eq!(record.action, "renew");
-        assert_eq!(record.outcome, "ok");
-        assert!(!record.dry_run);
+    let mut audited: Vec<String> = records
+        .iter()
+        .map(|r| {
+            assert_eq!(r.plugin, "cert");
+            assert_eq!(r.action, "renew");
+            assert_eq!(r.outcome, "ok");
+            assert!(!r.dry_run);
+            format!(
+                "{}/{}",
+                r.object.namespace.as_deref().unwrap(),
+                r.object.name
+            )
+        })
+        .collect();
+    audited.sort();
+    assert_eq!(audited, names);
+    for name in &names {
+        let (ns, n) = name.split_once('/').unwrap();
+        let old = before[name].status.clone().unwrap_or_default();
+        if ns == NS {
+            failed_again(&sandbox, ns, n, old.failed_issuance_attempts).await;
+        } else {
+            reissued(&sandbox, ns, n, old.revision).await;
+        }
+    }
+    for (name, old) in &before {
+        if !names.contains(name) {
+            let (ns, n) = name.split_once('/').unwrap();
+            let old = old.status.as_ref().and_then(|s| s.revision);
+            assert_eq!(revision(&sandbox, ns, n), old, "{name} was not chosen");
+        }
     }
     names
 }
 
+/// Every Certificate in the sandbox by `ns/name`.
+fn certificates(sandbox: &sealos_sandbox::Sandbox) -> BTreeMap<String, Certificate> {
+    sandbox
+        .objects("cert-manager.io", "certificates", None)
+        .into_iter()
+        .map(|o| {
+            let c: Certificate = serde_json::from_value(o).unwrap();
+            let key = format!(
+                "{}/{}",
+                c.metadata.namespace.clone().unwrap(),
+                c.metadata.name.clone().unwrap()
+            );
+            (key, c)
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn renew_by_each_selector_sets_issuing_on_exactly_those() {
+async fn renew_by_each_selector_writes_exactly_those() {
     let c = |n: &str| format!("{NS}/{n}");
     assert_eq!(
         renewed_by(&["renew", "-n", NS, "healthy", "der"]).await,
@@ -280,39 +320,70 @@ async fn renew_by_each_selector_sets_issuing_on_exactly_those() {
     );
 }
 
+fn sorted(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names
+}
+
 #[tokio::test]
-async fn renew_writes_the_condition_like_cmctl_and_skips_those_already_issuing() {
+async fn renew_puts_issuing_like_cmctl_and_the_sandbox_reissues() {
     let sandbox = sandbox().await;
+    // The proxy keeps the PUT bodies the request log does not.
+    let proxy = conflict_proxy::start(&sandbox, 0).await;
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let before = stored(&sandbox, "ns-alice", "terminal-test-tls");
-    let argv = [
-        "renew",
-        "-n",
-        "ns-alice",
-        "terminal-test-tls",
-        "--audit-log",
-        audit.to_str().unwrap(),
-        "-o",
-        "json",
-    ];
-    let first = run(&sandbox, &argv).await;
-    assert_eq!(first.exit(), Exit::Ok);
+    let old = before.status.clone().unwrap();
+    let old_leaf = secret_chain(&sandbox, "ns-alice", "terminal-test-tls")
+        .await
+        .remove(0);
+    let mark = sandbox.request_log().len();
+    let first = run_argv(
+        [
+            "kubectl-sealos-cert",
+            "--kubeconfig",
+            proxy.kubeconfig.to_str().unwrap(),
+            "renew",
+            "-n",
+            "ns-alice",
+            "terminal-test-tls",
+            "--audit-log",
+            audit.to_str().unwrap(),
+            "-o",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    )
+    .await;
+    assert_eq!(first.exit(), Exit::Ok, "{}", first.stdout);
     assert_eq!(first.json()["items"][0]["action"], "renew");
-    let after = stored(&sandbox, "ns-alice", "terminal-test-tls");
-    let status = after.status.as_ref().unwrap();
-    let issuing = status
+    assert_eq!(
+        status_puts(&sandbox, mark),
+        [("ns-alice/terminal-test-tls".to_string(), 200)]
+    );
+    // What was sent: Issuing=True/ManuallyTriggered, and nothing else changed.
+    let bodies = proxy.status_bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    assert_eq!(
+        bodies[0].0,
+        "/apis/cert-manager.io/v1/namespaces/ns-alice/certificates/terminal-test-tls/status"
+    );
+    let sent: Certificate = serde_json::from_value(bodies[0].1.clone()).unwrap();
+    assert_eq!(
+        issuing(&sent),
+        Some(("True".to_string(), Some("ManuallyTriggered".to_string())))
+    );
+    let status = sent.status.as_ref().unwrap();
+    let condition = status
         .conditions
         .iter()
         .find(|c| c.type_ == "Issuing")
         .unwrap();
-    assert_eq!(issuing.status, "True");
-    assert_eq!(issuing.reason.as_deref(), Some("ManuallyTriggered"));
-    assert_eq!(issuing.observed_generation, after.metadata.generation);
-    assert!(issuing.last_transition_time.is_some());
-    // Nothing else moved: spec, Ready, dates, revision.
-    assert_eq!(after.spec, before.spec);
-    let old = before.status.as_ref().unwrap();
+    assert_eq!(condition.observed_generation, before.metadata.generation);
+    assert!(condition.last_transition_time.is_some());
+    assert_eq!(sent.spec, before.spec);
     assert_eq!(status.revision, old.revision);
     assert_eq!(status.not_after, old.not_after);
     assert!(
@@ -321,31 +392,47 @@ async fn renew_writes_the_condition_like_cmctl_and_skips_those_already_issuing()
             .iter()
             .any(|c| c.type_ == "Ready" && c.status == "True")
     );
-    // The write went through the status subresource as a PUT.
-    let puts: Vec<_> = sandbox
-        .request_log()
-        .entries()
-        .into_iter()
-        .filter(|r| r.is_write())
-        .collect();
-    assert_eq!(puts.len(), 1, "{puts:?}");
-    assert_eq!(puts[0].method, "PUT");
-    assert_eq!(
-        puts[0].path,
-        "/apis/cert-manager.io/v1/namespaces/ns-alice/certificates/terminal-test-tls/status"
+
+    // The sandbox's cert-manager answers: a new revision, a later certificate for the same names.
+    let after = reissued(&sandbox, "ns-alice", "terminal-test-tls", old.revision).await;
+    let revision = after.status.as_ref().unwrap().revision.unwrap();
+    assert_eq!(Some(revision), old.revision.map(|r| r + 1));
+    let leaf = secret_chain(&sandbox, "ns-alice", "terminal-test-tls")
+        .await
+        .remove(0);
+    assert!(
+        leaf.not_after > old_leaf.not_after,
+        "{} <= {}",
+        leaf.not_after,
+        old_leaf.not_after
     );
-    // A second renew finds it issuing and writes nothing, as cmctl.
-    let mark = sandbox.request_log().len();
-    let second = run(&sandbox, &argv).await;
-    assert_eq!(second.exit(), Exit::Ok);
-    assert_eq!(second.json()["items"][0]["action"], "already_issuing");
+    assert_ne!(leaf.serial, old_leaf.serial);
+    assert_eq!(
+        sorted(leaf.dns_names.clone()),
+        sorted(before.spec.dns_names.clone())
+    );
     assert!(
         sandbox
-            .request_log()
-            .since(mark)
-            .iter()
-            .all(|r| !r.is_write())
+            .object(
+                "cert-manager.io",
+                "certificaterequests",
+                "ns-alice",
+                &format!("terminal-test-tls-{revision}"),
+            )
+            .is_some()
     );
+    // And check reads the new certificate.
+    let check = run_in(&sandbox, &["check", "-n", "ns-alice", "-o", "json"]).await;
+    let report = check.json();
+    let row = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "terminal-test-tls")
+        .unwrap()
+        .clone();
+    assert_eq!(row["verdict"], "ok", "{row}");
+    assert_eq!(row["revision"], revision);
     assert_eq!(
         AuditLog::new(Some(&audit))
             .unwrap()
@@ -361,6 +448,7 @@ async fn dry_run_lists_and_writes_nothing() {
     let sandbox = sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
+    let before = sandbox.objects("cert-manager.io", "certificates", None);
     let mark = sandbox.request_log().len();
     let run = run(
         &sandbox,
@@ -384,15 +472,28 @@ async fn dry_run_lists_and_writes_nothing() {
     let requests = sandbox.request_log().since(mark);
     assert!(!requests.is_empty());
     assert!(requests.iter().all(|r| !r.is_write()), "{requests:?}");
-    assert!(triggered(&sandbox).is_empty());
+    assert!(status_puts(&sandbox, mark).is_empty());
+    assert_eq!(
+        sandbox.objects("cert-manager.io", "certificates", None),
+        before
+    );
     assert!(!audit.exists());
 }
 
 #[tokio::test]
 async fn renew_on_failing_issuance_warns_of_the_backoff() {
     let sandbox = sandbox().await;
+    make_issuance_fail(&sandbox, "ns-alice", "dbadmin-test-tls");
+    let old = stored(&sandbox, "ns-alice", "dbadmin-test-tls")
+        .status
+        .unwrap();
+    assert_eq!(old.failed_issuance_attempts, Some(2));
+    let old_secret = sandbox
+        .object("", "secrets", "ns-alice", "dbadmin-test-tls")
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
+    let mark = sandbox.request_log().len();
     let run = run(
         &sandbox,
         &[
@@ -407,20 +508,40 @@ async fn renew_on_failing_issuance_warns_of_the_backoff() {
     .await;
     assert_eq!(run.exit(), Exit::Ok);
     // The condition is set all the same; the note says cert-manager may ignore it for now.
-    assert!(manually_triggered(&sandbox, "ns-alice", "dbadmin-test-tls"));
     assert!(run.stdout.contains("backs off until"), "{}", run.stdout);
-    // The failure history is kept.
-    let status = stored(&sandbox, "ns-alice", "dbadmin-test-tls")
-        .status
-        .unwrap();
-    assert_eq!(status.failed_issuance_attempts, Some(2));
+    assert_eq!(
+        status_puts(&sandbox, mark),
+        [("ns-alice/dbadmin-test-tls".to_string(), 200)]
+    );
+    // The sandbox fails it: one more attempt on record, the revision and Secret as they were.
+    let after = failed_again(&sandbox, "ns-alice", "dbadmin-test-tls", Some(2)).await;
+    let status = after.status.unwrap();
+    assert_eq!(status.revision, old.revision);
+    assert_ne!(status.last_failure_time, old.last_failure_time);
+    assert_eq!(
+        sandbox
+            .object("", "secrets", "ns-alice", "dbadmin-test-tls")
+            .unwrap(),
+        old_secret
+    );
 }
 
 #[tokio::test]
 async fn wait_times_out_with_exit_1_naming_the_certificate() {
-    // The sandbox does not re-issue yet (its cert-manager simulation is not built): nothing
-    // answers the trigger, so the wait must end at its timeout and say which one.
+    // The sandbox re-issues, but the wait cannot list certificates (every list answers 500), so
+    // it must end at its timeout and say which one.
     let sandbox = sandbox().await;
+    sandbox.add_fault(Fault {
+        matches: FaultMatch {
+            verb: Some("list".into()),
+            resource: Some("certificates".into()),
+            namespace: Some("ns-bob".into()),
+            path_prefix: None,
+        },
+        action: FaultAction::Status(500),
+        when: FaultWhen::FirstN(u64::MAX),
+    });
+    let old = revision(&sandbox, "ns-bob", "app-test-tls");
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let run = run(
@@ -440,19 +561,22 @@ async fn wait_times_out_with_exit_1_naming_the_certificate() {
         ],
     )
     .await;
-    assert_eq!(run.exit(), Exit::Problem);
+    assert_eq!(run.exit(), Exit::Problem, "{}", run.stdout);
     let row = &run.json()["items"][0];
     assert_eq!(row["name"], "app-test-tls");
     assert_eq!(row["wait"]["state"], "timed_out");
-    // The watch was a real one.
+    // The wait really tried to list, and the renewal itself went through.
     assert!(
         sandbox
             .request_log()
             .entries()
             .iter()
-            .any(|r| r.path.ends_with("/namespaces/ns-bob/certificates")
-                && r.query.contains("watch=true"))
+            .any(|r| r.method == "GET"
+                && r.path.ends_with("/namespaces/ns-bob/certificates")
+                && r.status == 500)
     );
+    sandbox.clear_faults();
+    reissued(&sandbox, "ns-bob", "app-test-tls", old).await;
 }
 
 #[tokio::test]
@@ -557,14 +681,14 @@ async fn inspect_explains_broken_secrets_and_gateway_credentials() {
 #[tokio::test]
 async fn wait_sees_the_certificate_reissued_and_ready() {
     let sandbox = sandbox().await;
+    let before = stored(&sandbox, "ns-bob", "app-test-tls");
+    let old_revision = before.status.as_ref().unwrap().revision.unwrap();
+    let old_leaf = secret_chain(&sandbox, "ns-bob", "app-test-tls")
+        .await
+        .remove(0);
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
-    let cert_manager = fake_cert_manager::answer(
-        client(&sandbox).await,
-        "ns-bob",
-        "app-test-tls",
-        fake_cert_manager::Answer::Issue,
-    );
+    let mark = sandbox.request_log().len();
     let run = run(
         &sandbox,
         &[
@@ -583,62 +707,110 @@ async fn wait_sees_the_certificate_reissued_and_ready() {
     )
     .await;
     assert_eq!(run.exit(), Exit::Ok, "{}", run.stdout);
+    assert_eq!(
+        status_puts(&sandbox, mark),
+        [("ns-bob/app-test-tls".to_string(), 200)]
+    );
     let row = &run.json()["items"][0];
     assert_eq!(row["wait"]["state"], "renewed");
-    assert_eq!(row["wait"]["detail"]["revision"], 4);
-    cert_manager.await.unwrap();
-    // The new certificate is what check now reads: ninety days, its own key.
+    assert_eq!(row["wait"]["detail"]["revision"], old_revision + 1);
+    // What the wait reported is what the cluster holds.
+    let after = stored(&sandbox, "ns-bob", "app-test-tls");
+    assert_eq!(
+        after.status.as_ref().unwrap().revision,
+        Some(old_revision + 1)
+    );
+    assert_eq!(issuing(&after), None);
+    let leaf = secret_chain(&sandbox, "ns-bob", "app-test-tls")
+        .await
+        .remove(0);
+    assert!(leaf.not_after > old_leaf.not_after);
+    assert_eq!(
+        sorted(leaf.dns_names.clone()),
+        sorted(before.spec.dns_names.clone())
+    );
+    // The new certificate is what check now reads: ninety days (the spec's duration), its key.
+    assert_eq!(before.spec.duration.as_deref(), Some("2160h0m0s"));
     let check = run_in(&sandbox, &["check", "-n", "ns-bob", "-o", "json"]).await;
     let item = &check.json()["items"][0];
     assert_eq!(item["days_left"], 90);
-    assert_eq!(item["revision"], 4);
+    assert_eq!(item["revision"], old_revision + 1);
     assert_eq!(item["key"]["status"], "matches");
     assert_eq!(item["verdict"], "ok");
 }
 
 #[tokio::test]
-async fn wait_reports_a_failed_issuance() {
+async fn wait_reports_a_failed_issuance_by_name() {
     let sandbox = sandbox().await;
+    make_issuance_fail(&sandbox, "ns-alice", "dbadmin-test-tls");
+    let old_secret = sandbox
+        .object("", "secrets", "ns-alice", "dbadmin-test-tls")
+        .unwrap();
+    let terminal_revision = revision(&sandbox, "ns-alice", "terminal-test-tls").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
-    let cert_manager = fake_cert_manager::answer(
-        client(&sandbox).await,
-        "ns-carol",
-        "blog-tls",
-        fake_cert_manager::Answer::Fail,
-    );
-    let run = run(
-        &sandbox,
-        &[
-            "renew",
-            "-n",
-            "ns-carol",
-            "blog-tls",
-            "--wait",
-            "--timeout",
-            "2m",
-            "-o",
-            "json",
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let mark = sandbox.request_log().len();
+    let argv = [
+        "renew",
+        "-n",
+        "ns-alice",
+        "terminal-test-tls",
+        "dbadmin-test-tls",
+        "--wait",
+        "--timeout",
+        "2m",
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ];
+    let mut json_argv = argv.to_vec();
+    json_argv.extend(["-o", "json"]);
+    let run = run(&sandbox, &json_argv).await;
     assert_eq!(run.exit(), Exit::Problem, "{}", run.stdout);
-    let row = &run.json()["items"][0];
-    assert_eq!(row["wait"]["state"], "failed");
+    assert_eq!(
+        status_puts(&sandbox, mark),
+        [
+            ("ns-alice/dbadmin-test-tls".to_string(), 200),
+            ("ns-alice/terminal-test-tls".to_string(), 200)
+        ]
+    );
+    let report = run.json();
+    let items = report["items"].as_array().unwrap();
+    let row = |name: &str| items.iter().find(|r| r["name"] == name).unwrap();
+    assert_eq!(row("dbadmin-test-tls")["wait"]["state"], "failed");
     assert!(
-        row["wait"]["detail"]
+        row("dbadmin-test-tls")["wait"]["detail"]
             .as_str()
             .unwrap()
-            .contains("the issuer refused")
+            .contains("the issuer refused"),
+        "{report}"
     );
-    cert_manager.await.unwrap();
+    assert_eq!(row("terminal-test-tls")["wait"]["state"], "renewed");
+    assert_eq!(
+        row("terminal-test-tls")["wait"]["detail"]["revision"],
+        terminal_revision + 1
+    );
+    // The failed one's Secret is left alone.
+    assert_eq!(
+        sandbox
+            .object("", "secrets", "ns-alice", "dbadmin-test-tls")
+            .unwrap(),
+        old_secret
+    );
+    // The table names the failure too (a second renewal, failing again).
+    let text = run_in(&sandbox, &argv).await;
+    assert_eq!(text.exit(), Exit::Problem, "{}", text.stdout);
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.contains("dbadmin-test-tls"))
+        .unwrap_or_else(|| panic!("{}", text.stdout));
+    assert!(line.to_lowercase().contains("fail"), "{}", text.stdout);
 }
 
 #[tokio::test]
 async fn renew_survives_conflicts_by_reading_again() {
     let sandbox = sandbox().await;
+    let old = revision(&sandbox, "ns-bob", "app-test-tls");
     let proxy = conflict_proxy::start(&sandbox, 2).await;
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.jsonl");
@@ -668,18 +840,30 @@ async fn renew_survives_conflicts_by_reading_again() {
         .map(|r| r.status)
         .collect();
     assert_eq!(statuses, [409, 409, 200]);
-    assert!(manually_triggered(&sandbox, "ns-bob", "app-test-tls"));
-    // The concurrent writer's change survived the renewal's write.
-    let cert = stored(&sandbox, "ns-bob", "app-test-tls");
+    assert_eq!(
+        proxy.status_puts.load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    // Each attempt carried the trigger, the last on the object as re-read.
+    let bodies = proxy.status_bodies.lock().unwrap().clone();
+    for (_, body) in &bodies {
+        let sent: Certificate = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(
+            issuing(&sent),
+            Some(("True".to_string(), Some("ManuallyTriggered".to_string())))
+        );
+    }
+    assert!(
+        bodies[2].1["metadata"]["annotations"]["test.sealos.io/concurrent-writer"].is_string(),
+        "{bodies:?}"
+    );
+    // The sandbox re-issued, and the concurrent writer's change survived the renewal's write.
+    let cert = reissued(&sandbox, "ns-bob", "app-test-tls", old).await;
     assert!(
         cert.metadata
             .annotations
             .unwrap()
             .contains_key("test.sealos.io/concurrent-writer")
-    );
-    assert_eq!(
-        proxy.status_puts.load(std::sync::atomic::Ordering::SeqCst),
-        3
     );
 }
 

@@ -486,10 +486,66 @@ async fn certificate_expired_renews_the_cmctl_way_and_waits() {
     );
 }
 
+/// Upstream's answer to an eviction that would break a PodDisruptionBudget.
+const VIOLATION: &str = "Cannot evict pod as it would violate the pod's disruption budget.";
+
+fn pod_names(sandbox: &Sandbox, ns: &str) -> Vec<String> {
+    let mut names: Vec<String> = sandbox
+        .objects("", "pods", Some(ns))
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// ns-bob's app-test v1 pods: the two whose istio-proxy uses 312Mi.
+fn app_test_v1(sandbox: &Sandbox) -> Vec<String> {
+    pod_names(sandbox, "ns-bob")
+        .into_iter()
+        .filter(|p| p.starts_with("app-test-") && !p.starts_with("app-test-v2"))
+        .collect()
+}
+
+/// The eviction requests since `mark`: (pod, HTTP status), in order.
+fn evictions(sandbox: &Sandbox, mark: usize) -> Vec<(String, u16)> {
+    sandbox
+        .request_log()
+        .since(mark)
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/eviction"))
+        .map(|r| {
+            let pod = r.path.trim_end_matches("/eviction").rsplit('/').next();
+            (pod.unwrap().to_string(), r.status)
+        })
+        .collect()
+}
+
+fn audit_records(path: &str) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect()
+}
+
+/// The seeded cluster with app-test's budget lowered to minAvailable 1 of 2: one disruption allowed.
+fn budget_allows_one() -> Vec<Value> {
+    seeded_with("PodDisruptionBudget", "ns-bob", "app-test", |pdb| {
+        pdb["spec"]["minAvailable"] = 1.into();
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn memory_leak_evicts_through_the_eviction_api_and_the_budget_holds() {
+async fn memory_leak_is_blocked_by_the_budget_and_deletes_nothing() {
     let sandbox = start(seeded()).await;
-    let before: Vec<Value> = sandbox.objects("", "pods", Some("ns-bob"));
+    let budget = sandbox
+        .object("policy", "poddisruptionbudgets", "ns-bob", "app-test")
+        .unwrap();
+    assert_eq!(budget["spec"]["minAvailable"], 2, "{budget:#}");
+    let before = pod_names(&sandbox, "ns-bob");
+    let targets = app_test_v1(&sandbox);
+    assert_eq!(targets.len(), 2, "{before:?}");
     let dir = tempfile::tempdir().unwrap();
     let audit_log = dir.path().join("audit.jsonl").display().to_string();
     let mark = sandbox.request_log().len();
@@ -507,48 +563,210 @@ async fn memory_leak_evicts_through_the_eviction_api_and_the_budget_holds() {
         ],
     )
     .await;
-    // The PodDisruptionBudget (minAvailable 2 of 2) refuses both: a problem, reported, not retried.
+    // The PodDisruptionBudget (minAvailable 2 of 2) refuses both: a problem (exit 1), not retried.
     assert_eq!(exit.unwrap(), Exit::Problem, "{report:#}");
+    assert_eq!(report["success"], false);
     let results = report["results"].as_array().unwrap();
     assert_eq!(results.len(), 2, "{report:#}");
-    let evictions: Vec<_> = sandbox
-        .request_log()
-        .since(mark)
-        .into_iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with("/eviction"))
-        .collect();
-    // One request per pod: a refusal is not retried.
-    assert_eq!(evictions.len(), 2, "{evictions:#?}");
-    for (result, request) in results.iter().zip(&evictions) {
-        match request.status {
-            429 => assert_eq!(result["status"], "blocked", "{result:#}"),
-            // The sandbox does not serve pods/eviction yet (issue 4): a plain failure.
-            code => {
-                assert_eq!(result["status"], "failed", "{result:#}");
-                assert!(
-                    result["detail"]
-                        .as_str()
-                        .unwrap()
-                        .contains(&code.to_string()),
-                    "{result:#}"
-                );
-            }
-        }
+    for result in results {
+        assert_eq!(result["status"], "blocked", "{result:#}");
+        let detail = result["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("429") && detail.contains(VIOLATION),
+            "{detail}"
+        );
     }
-    // No pod was deleted.
-    let after: Vec<Value> = sandbox.objects("", "pods", Some("ns-bob"));
-    let names = |pods: &[Value]| {
-        let mut n: Vec<String> = pods
+    let mut blocked: Vec<String> = results
+        .iter()
+        .map(|r| r["object"]["name"].as_str().unwrap().to_string())
+        .collect();
+    blocked.sort();
+    assert_eq!(blocked, targets);
+    // One request per pod, each refused: a refusal is not retried.
+    let requests = evictions(&sandbox, mark);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        requests.iter().all(|(_, code)| *code == 429),
+        "{requests:?}"
+    );
+    // No pod was deleted, by the eviction or otherwise.
+    assert_eq!(pod_names(&sandbox, "ns-bob"), before);
+    assert!(
+        writes(&sandbox, mark)
             .iter()
-            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
-            .collect();
-        n.sort();
-        n
-    };
-    assert_eq!(names(&before), names(&after));
-    let audit = std::fs::read_to_string(&audit_log).unwrap();
-    assert_eq!(audit.lines().filter(|l| l.contains("\"evict\"")).count(), 2);
-    assert!(!audit.contains("\"outcome\":\"ok\""), "{audit}");
+            .all(|w| w.starts_with("POST") && w.ends_with("/eviction")),
+        "{:?}",
+        writes(&sandbox, mark)
+    );
+    // Each refusal is audited as blocked, with the budget's message.
+    let audit = audit_records(&audit_log);
+    assert_eq!(audit.len(), 2, "{audit:#?}");
+    for record in &audit {
+        assert_eq!(record["action"], "evict");
+        assert_eq!(record["object"]["kind"], "Pod");
+        assert_eq!(
+            record["outcome"],
+            format!("blocked: {VIOLATION}"),
+            "{record:#}"
+        );
+    }
+
+    // The real binary exits 1 as documented, and still deletes nothing.
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "runbook",
+        "run",
+        "memory-leak",
+        "--yes",
+        "--pause",
+        "0s",
+        "--timeout",
+        "10s",
+        "-o",
+        "json",
+    ];
+    let output = binary(&sandbox, home.path(), &args);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        describe(&args, &output)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "blocked"),
+        "{report:#}"
+    );
+    assert_eq!(pod_names(&sandbox, "ns-bob"), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_leak_evicts_when_the_budget_allows_and_honours_max_pods() {
+    let sandbox = start(budget_allows_one()).await;
+    let targets = app_test_v1(&sandbox);
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let audit_log = dir.path().join("audit.jsonl").display().to_string();
+    let mark = sandbox.request_log().len();
+    let (exit, report) = run(
+        &sandbox,
+        &[
+            "memory-leak",
+            "--yes",
+            "--max-pods",
+            "1",
+            "--audit-log",
+            &audit_log,
+            "--pause",
+            "0s",
+            "--timeout",
+            "30s",
+        ],
+    )
+    .await;
+    assert_eq!(exit.unwrap(), Exit::Ok, "{report:#}");
+    assert_eq!(report["success"], true);
+    let planned = plan_objects(&report, "evict");
+    assert_eq!(planned.len(), 1, "{report:#}");
+    let detail = report["plan"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("allows 1 disruption"), "{detail}");
+    let evicted = &planned[0];
+    let spared: Vec<&String> = targets.iter().filter(|t| *t != evicted).collect();
+    assert_eq!(spared.len(), 1);
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains(spared[0].as_str()) && notes.contains("--max-pods 1"),
+        "{notes}"
+    );
+    assert_eq!(report["results"][0]["status"], "done", "{report:#}");
+    assert_eq!(evictions(&sandbox, mark), [(evicted.clone(), 201)]);
+    // The pod is gone, the other is untouched, and the Deployment's replacement is ready.
+    let now = app_test_v1(&sandbox);
+    assert!(!now.contains(evicted), "{now:?}");
+    assert!(now.contains(spared[0]), "{now:?}");
+    assert_eq!(now.len(), 2, "{now:?}");
+    let app_test = sandbox
+        .object("apps", "deployments", "ns-bob", "app-test")
+        .unwrap();
+    assert_eq!(app_test["status"]["readyReplicas"], 2, "{app_test:#}");
+    let audit = audit_records(&audit_log);
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert_eq!(audit[0]["action"], "evict");
+    assert_eq!(audit[0]["object"]["name"], evicted.as_str());
+    assert_eq!(audit[0]["outcome"], "ok");
+    assert_eq!(audit[0]["after"]["evicted"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_leak_evicts_one_pod_at_a_time_waiting_for_each_replacement() {
+    let mut objects = budget_allows_one();
+    // Replacements take a second to get ready: an eviction that did not wait for the first
+    // replacement would find the budget spent and be refused.
+    let app_test = objects
+        .iter_mut()
+        .find(|o| is(o, "Deployment", "ns-bob", "app-test"))
+        .unwrap();
+    app_test["metadata"]["annotations"]["sandbox.sealos.io/rollout-seconds"] = "1".into();
+    let sandbox = start(objects).await;
+    let targets = app_test_v1(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let audit_log = dir.path().join("audit.jsonl").display().to_string();
+    let mark = sandbox.request_log().len();
+    let (exit, report) = run(
+        &sandbox,
+        &[
+            "memory-leak",
+            "--yes",
+            "--max-pods",
+            "2",
+            "--audit-log",
+            &audit_log,
+            "--pause",
+            "0s",
+            "--timeout",
+            "30s",
+        ],
+    )
+    .await;
+    assert_eq!(exit.unwrap(), Exit::Ok, "{report:#}");
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{report:#}");
+    assert!(results.iter().all(|r| r["status"] == "done"), "{report:#}");
+    // The budget allows one disruption: the second eviction is accepted only because the first
+    // pod's replacement was ready by then.
+    let requests = evictions(&sandbox, mark);
+    let mut evicted: Vec<String> = requests.iter().map(|(p, _)| p.clone()).collect();
+    assert!(
+        requests.iter().all(|(_, code)| *code == 201),
+        "{requests:?}"
+    );
+    evicted.sort();
+    assert_eq!(evicted, targets);
+    // Between the two evictions the runbook waited on the ReplicaSet.
+    let log = sandbox.request_log().since(mark);
+    let posts: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.method == "POST" && r.path.ends_with("/eviction"))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        log[posts[0]..posts[1]]
+            .iter()
+            .any(|r| r.method == "GET" && r.path.contains("/replicasets/")),
+        "{log:#?}"
+    );
+    // Both original pods are gone; two replacements run.
+    let now = app_test_v1(&sandbox);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(now.iter().all(|p| !targets.contains(p)), "{now:?}");
+    let audit = audit_records(&audit_log);
+    assert_eq!(audit.len(), 2, "{audit:#?}");
+    assert!(audit.iter().all(|r| r["outcome"] == "ok"), "{audit:#?}");
 }
 
 /// A person at the terminal who answers `answer`.

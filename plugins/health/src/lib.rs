@@ -20,7 +20,6 @@ use sealos_shared::{Exit, Result};
     name = "kubectl-sealos-health",
     bin_name = "kubectl sealos health",
     version = sealos_shared::version::VERSION,
-    args_conflicts_with_subcommands = true,
     after_help = examples(&[
         "kubectl sealos health",
         "kubectl sealos health --only gateways,certificates -o json",

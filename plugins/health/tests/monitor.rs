@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use kubectl_sealos_health::monitor::{BLIND_KEY, Monitor};
 use sealos_shared::alert::{SlackWebhook, Syslog, SyslogFormat};
-use sealos_shared::prometheus::Prometheus;
+use sealos_shared::prometheus::{PromError, Prometheus};
 use sealos_shared::retry::Backoff;
 use sealos_shared::traffic::{self, NoDataPolicy, SignalKind, TrafficSpec, Verdict};
 use serde_json::{Value, json};
@@ -514,4 +514,144 @@ async fn sigterm_ends_the_loop_between_rounds() {
     assert_eq!(line["state"], "blind");
     assert_eq!(line["consecutiveFailures"], 1);
     assert_eq!(line["alerts"], json!([]), "below --max-query-failures 3");
+}
+
+/// Points the seeded sandbox's `monitoring/prometheus` Service at a real server.
+fn route_prometheus_service(sandbox: &sealos_sandbox::Sandbox, upstream: &str) {
+    sandbox
+        .modify("", "services", "monitoring", "prometheus", |svc| {
+            svc["metadata"]["annotations"]["sandbox.sealos.io/upstream"] = json!(upstream);
+        })
+        .unwrap();
+}
+
+/// The default path: no `--prometheus-url`, the monitor and the check reach Prometheus through the
+/// API server's `services/prometheus:9090/proxy` (the sandbox forwards it to the real server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitor_and_the_check_reach_prometheus_through_the_service_proxy() {
+    let exporter = Exporter::default();
+    exporter.set("t-healthy", "api", HEALTHY);
+    exporter.set("t-errors", "api", FAILING);
+    let prometheus = PrometheusServer::start(&[exporter.start().await]).await;
+    let prom = direct(&prometheus.url);
+    wait_verdict(&prom, "t-healthy", Verdict::Ok).await;
+    wait_verdict(&prom, "t-errors", Verdict::Alert).await;
+
+    let sandbox =
+        sealos_sandbox::Sandbox::start(sealos_sandbox::SandboxOptions::scenario("sealos"))
+            .await
+            .unwrap();
+    let kubeconfig = sandbox.kubeconfig_path().display().to_string();
+    let via_proxy = |namespace: &str| {
+        let mut args = once_args("unused", namespace, &[]);
+        // Drop `--prometheus-url unused`: the default service path is what is under test.
+        let at = args.iter().position(|a| a == "--prometheus-url").unwrap();
+        args.drain(at..at + 2);
+        args.extend(["--kubeconfig".to_string(), kubeconfig.clone()]);
+        args
+    };
+
+    // Before the Service has an upstream the API server answers 503 "no endpoints": blind, exit 2.
+    let (code, stdout, stderr) = monitor_once(via_proxy("t-healthy")).await;
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["state"], "blind");
+    let error = line["error"].as_str().unwrap();
+    assert!(
+        error.contains("service monitoring/prometheus:9090 (through the API server)")
+            && error.contains("no endpoints available"),
+        "{error}"
+    );
+
+    route_prometheus_service(&sandbox, &prometheus.url);
+    let mark = sandbox.request_log().len();
+    let (code, stdout, stderr) = monitor_once(via_proxy("t-healthy")).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["state"], "ok", "{line:#}");
+    assert_eq!(line["alerts"], json!([]));
+    let proxied: Vec<_> = sandbox
+        .request_log()
+        .since(mark)
+        .into_iter()
+        .filter(|r| {
+            r.path == "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/query"
+        })
+        .collect();
+    assert!(!proxied.is_empty(), "no query went through the proxy");
+    assert!(
+        proxied
+            .iter()
+            .all(|r| r.method == "GET" && r.status == 200 && r.query.starts_with("query=")),
+        "{proxied:#?}"
+    );
+
+    let (code, stdout, stderr) = monitor_once(via_proxy("t-errors")).await;
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let line: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["state"], "alert", "{line:#}");
+    let keys: Vec<&str> = line["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alert"]["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["error-rate/overall", "error-rate/t-errors/api"]);
+
+    // The library on the same path: a query, and Prometheus's error envelope (HTTP 400) passed
+    // through the proxy, which is Prometheus refusing the query, not the API server failing.
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(sandbox.kubeconfig_path()).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    let proxied = Prometheus::service_proxy(
+        kube::Client::try_from(config).unwrap(),
+        "monitoring",
+        "prometheus:9090",
+    );
+    let up = proxied.query("count(istio_requests_total)", None).await;
+    assert!(up.unwrap().single_value().unwrap() >= 4.0);
+    let err = proxied.query("sum(", None).await.unwrap_err();
+    assert!(
+        matches!(&err, PromError::Api { error_type, .. } if error_type == "bad_data"),
+        "{err}"
+    );
+
+    // The check's traffic area through the same path.
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        run_binary(
+            &[
+                "check",
+                "--only",
+                "traffic",
+                "--kubeconfig",
+                &kubeconfig,
+                "--window",
+                "10s",
+                "--min-requests",
+                "20",
+                "-o",
+                "json",
+            ],
+            &[],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    support::assert_report_schema(&report);
+    assert_eq!(report["status"], "FAIL");
+    let failing: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "FAIL")
+        .map(|f| f["object"]["namespace"].as_str().unwrap_or("overall"))
+        .collect();
+    assert_eq!(failing, ["t-errors", "overall"], "{stdout}");
+    assert_eq!(report["traffic"]["services"].as_array().unwrap().len(), 2);
+    drop(prometheus);
 }

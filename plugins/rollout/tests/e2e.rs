@@ -405,6 +405,50 @@ async fn plan_passes_then_breaches_and_rolls_back_to_the_last_good_step() {
     );
 }
 
+/// The default Prometheus path: no `--prometheus-url`, the plan's queries go through the API
+/// server's `services/prometheus:9090/proxy` (the sandbox forwards it to the real server).
+#[tokio::test]
+async fn plan_passes_with_prometheus_through_the_service_proxy() {
+    let env = Env::start().await;
+    let port = prometheus::exporter(NS, "resources-controller", Arc::new(|| (100, 0))).await;
+    let prom = prometheus::start(port).await;
+    env.sandbox
+        .modify("", "services", "monitoring", "prometheus", |svc| {
+            svc["metadata"]["annotations"]["sandbox.sealos.io/upstream"] =
+                Value::String(prom.url.clone());
+        })
+        .unwrap();
+    let audit = env.audit();
+    let mut args = plan_args("unused", "10,25", audit.to_str().unwrap());
+    let at = args.iter().position(|a| *a == "--prometheus-url").unwrap();
+    args.drain(at..at + 2);
+    let mark = env.sandbox.request_log().len();
+    let out = env.run(&args).await;
+    out.code(0);
+    let json = out.json();
+    assert_eq!(json["result"], "completed", "{out}");
+    let steps = json["step_reports"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    for s in steps {
+        assert_eq!(s["traffic"]["verdict"], "ok", "{out}");
+        assert!(s["traffic"]["overall"]["requests"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(
+        env.env_var("resources-controller", "ISTIO_PERCENTAGE"),
+        "25"
+    );
+    let proxied = env
+        .sandbox
+        .request_log()
+        .since(mark)
+        .into_iter()
+        .filter(|r| {
+            r.path == "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/query"
+        })
+        .count();
+    assert!(proxied >= 2, "one query per step at least, got {proxied}");
+}
+
 #[tokio::test]
 async fn plan_with_no_data_rolls_back_to_where_it_started() {
     let env = Env::start().await;

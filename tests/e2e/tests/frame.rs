@@ -55,8 +55,10 @@ fn a_bad_flag_exits_2_with_a_clear_message() {
 
 #[test]
 fn colour_flag_rejects_unknown_values() {
-    let out =
-        run(Command::new(plugin_bin("health")).args(["--color", "purple", "completion", "bash"]));
-    out.expect_code(2)
-        .expect_stderr_contains("invalid value 'purple'");
+    for plugin in PLUGINS {
+        let out =
+            run(Command::new(plugin_bin(plugin)).args(["completion", "bash", "--color", "purple"]));
+        out.expect_code(2)
+            .expect_stderr_contains("invalid value 'purple'");
+    }
 }

@@ -1,13 +1,14 @@
-//! A plain-HTTP proxy in front of the sandbox that makes the first status PUT conflict for
-//! real: just before forwarding it, another writer changes the Certificate, so the sandbox
-//! answers 409 on the stale resourceVersion, as an API server does when cert-manager writes
-//! between a client's read and its write.
+//! A plain-HTTP proxy in front of the sandbox that keeps the bodies of status PUTs (the
+//! sandbox's request log does not) and can make the first ones conflict for real: just before
+//! forwarding one, another writer changes the Certificate, so the sandbox answers 409 on the
+//! stale resourceVersion, as an API server does when cert-manager writes between a client's
+//! read and its write.
 #![allow(clippy::unwrap_used)]
 
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -18,12 +19,14 @@ use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use sealos_sandbox::Sandbox;
 use sealos_shared::resources::certmanager::Certificate;
-use serde_json::json;
+use serde_json::{Value, json};
 
 pub struct ConflictProxy {
     pub kubeconfig: PathBuf,
     /// How many status PUTs came through (the first `conflicts` of them were made to conflict).
     pub status_puts: Arc<AtomicUsize>,
+    /// Every status PUT's (path, JSON body), in order.
+    pub status_bodies: Arc<Mutex<Vec<(String, Value)>>>,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
 }
@@ -51,6 +54,8 @@ pub async fn start(sandbox: &Sandbox, conflicts: usize) -> ConflictProxy {
     .unwrap();
     let status_puts = Arc::new(AtomicUsize::new(0));
     let count = status_puts.clone();
+    let status_bodies = Arc::new(Mutex::new(Vec::new()));
+    let bodies = status_bodies.clone();
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -58,11 +63,15 @@ pub async fn start(sandbox: &Sandbox, conflicts: usize) -> ConflictProxy {
             };
             let client = client.clone();
             let count = count.clone();
+            let bodies = bodies.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
                     let client = client.clone();
                     let count = count.clone();
-                    async move { Ok::<_, Infallible>(forward(client, req, count, conflicts).await) }
+                    let bodies = bodies.clone();
+                    async move {
+                        Ok::<_, Infallible>(forward(client, req, count, bodies, conflicts).await)
+                    }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -73,6 +82,7 @@ pub async fn start(sandbox: &Sandbox, conflicts: usize) -> ConflictProxy {
     ConflictProxy {
         kubeconfig,
         status_puts,
+        status_bodies,
         _dir: dir,
         task,
     }
@@ -82,11 +92,16 @@ async fn forward(
     client: Client,
     req: Request<hyper::body::Incoming>,
     count: Arc<AtomicUsize>,
+    bodies: Arc<Mutex<Vec<(String, Value)>>>,
     conflicts: usize,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.unwrap().to_bytes().to_vec();
     let path = parts.uri.path().to_string();
+    if parts.method == hyper::Method::PUT && path.ends_with("/status") {
+        let json: Value = serde_json::from_slice(&body).unwrap();
+        bodies.lock().unwrap().push((path.clone(), json));
+    }
     if parts.method == hyper::Method::PUT
         && path.ends_with("/status")
         && count.fetch_add(1, Ordering::SeqCst) < conflicts

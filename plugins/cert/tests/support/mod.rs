@@ -3,7 +3,6 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod conflict_proxy;
-pub mod fake_cert_manager;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -120,27 +119,117 @@ pub fn issuing(cert: &Certificate) -> Option<(String, Option<String>)> {
         .map(|c| (c.status.clone(), c.reason.clone()))
 }
 
-pub fn manually_triggered(sandbox: &Sandbox, ns: &str, name: &str) -> bool {
-    issuing(&stored(sandbox, ns, name)) == Some(("True".into(), Some("ManuallyTriggered".into())))
+/// `ns/name` of the Certificate a `.../certificates/NAME/status` path names.
+fn status_target(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').collect();
+    match segments.as_slice() {
+        [.., "namespaces", ns, "certificates", name, "status"] => Some(format!("{ns}/{name}")),
+        _ => None,
+    }
 }
 
-/// Names of the certificates in the store with `Issuing=True, ManuallyTriggered`.
-pub fn triggered(sandbox: &Sandbox) -> Vec<String> {
-    let mut names: Vec<String> = sandbox
-        .objects("cert-manager.io", "certificates", None)
+/// The Certificates written through their status subresource since `mark`, one entry per PUT
+/// (sorted), each with its answer; panics on any other write but the status PUTs.
+pub fn status_puts(sandbox: &Sandbox, mark: usize) -> Vec<(String, u16)> {
+    let mut puts: Vec<(String, u16)> = sandbox
+        .request_log()
+        .since(mark)
         .into_iter()
-        .filter_map(|o| serde_json::from_value::<Certificate>(o).ok())
-        .filter(|c| issuing(c) == Some(("True".into(), Some("ManuallyTriggered".into()))))
-        .map(|c| {
-            format!(
-                "{}/{}",
-                c.metadata.namespace.unwrap_or_default(),
-                c.metadata.name.unwrap_or_default()
+        .filter(|r| r.is_write())
+        .map(|r| {
+            assert_eq!(r.method, "PUT", "only status PUTs expected: {r:?}");
+            (
+                status_target(&r.path).unwrap_or_else(|| panic!("{r:?}")),
+                r.status,
             )
         })
         .collect();
-    names.sort();
-    names
+    puts.sort();
+    puts
+}
+
+/// Watches `ns/name` until `done` holds (the sandbox's cert-manager answers asynchronously); the
+/// outer timeout only stops a hung test.
+pub async fn await_certificate(
+    sandbox: &Sandbox,
+    ns: &str,
+    name: &str,
+    done: impl Fn(&Certificate) -> bool + Send + 'static,
+) -> Certificate {
+    let api: Api<Certificate> = Api::namespaced(client(sandbox).await, ns);
+    let cond = move |c: Option<&Certificate>| c.is_some_and(&done);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        kube::runtime::wait::await_condition(api, name, cond),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "{ns}/{name} never reached the condition: {:?}",
+            stored(sandbox, ns, name)
+        )
+    })
+    .unwrap()
+    .unwrap()
+}
+
+fn ready(c: &Certificate) -> bool {
+    c.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
+/// Waits for the sandbox to re-issue: revision past `before`, Ready, `Issuing` gone.
+pub async fn reissued(sandbox: &Sandbox, ns: &str, name: &str, before: Option<i64>) -> Certificate {
+    await_certificate(sandbox, ns, name, move |c| {
+        let revision = c.status.as_ref().and_then(|s| s.revision);
+        revision > before && ready(c) && issuing(c).is_none()
+    })
+    .await
+}
+
+/// Waits for the sandbox to record one more failed issuance than `attempts_before`.
+pub async fn failed_again(
+    sandbox: &Sandbox,
+    ns: &str,
+    name: &str,
+    attempts_before: Option<i64>,
+) -> Certificate {
+    let want = attempts_before.unwrap_or(0) + 1;
+    await_certificate(sandbox, ns, name, move |c| {
+        c.status.as_ref().and_then(|s| s.failed_issuance_attempts) == Some(want)
+    })
+    .await
+}
+
+/// The Certificate's status revision as stored.
+pub fn revision(sandbox: &Sandbox, ns: &str, name: &str) -> Option<i64> {
+    stored(sandbox, ns, name).status.and_then(|s| s.revision)
+}
+
+/// The parsed `tls.crt` of a Secret.
+pub async fn secret_chain(
+    sandbox: &Sandbox,
+    ns: &str,
+    name: &str,
+) -> Vec<sealos_shared::certs::CertInfo> {
+    let secret = Api::<Secret>::namespaced(client(sandbox).await, ns)
+        .get(name)
+        .await
+        .unwrap();
+    let crt = &secret.data.unwrap()["tls.crt"];
+    sealos_shared::certs::parse_chain(&crt.0).unwrap()
+}
+
+/// Marks a Certificate so the sandbox's issuance fails (a change that does not trigger one).
+pub fn make_issuance_fail(sandbox: &Sandbox, ns: &str, name: &str) {
+    sandbox
+        .modify("cert-manager.io", "certificates", ns, name, |o| {
+            o["metadata"]["annotations"]["sandbox.sealos.io/issue-fails"] = json!("true");
+        })
+        .unwrap();
 }
 
 /// The crafted namespace and its cases.

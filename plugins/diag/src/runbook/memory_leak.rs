@@ -9,7 +9,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::EvictParams;
+use kube::api::{EvictParams, ListParams};
 use kube::{Api, ResourceExt};
 use sealos_shared::Result;
 use sealos_shared::connection::Kube;
@@ -116,6 +116,24 @@ pub async fn plan(
     Ok((actions, notes))
 }
 
+/// Whether `rs` has its replicas ready, counted from its pods rather than its status: the status
+/// lags an eviction (the controller has not seen the pod go yet), and trusting it let the next
+/// eviction run while the replacement was still starting, which the budget then refused.
+fn replicas_ready(rs: &ReplicaSet, pods: &[Pod], evicted: &str) -> bool {
+    let want = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let ready = pods
+        .iter()
+        .filter(|p| p.name_any() != evicted && p.metadata.deletion_timestamp.is_none())
+        .filter(|p| {
+            p.owner_references()
+                .iter()
+                .any(|o| o.controller == Some(true) && o.uid == rs.uid().unwrap_or_default())
+        })
+        .filter(|p| path::is_ready(p))
+        .count();
+    i32::try_from(ready).unwrap_or(i32::MAX) >= want
+}
+
 /// Waits until the pod is gone and its ReplicaSet has all its replicas ready again.
 async fn replacement_ready(
     kube: &Kube,
@@ -133,20 +151,31 @@ async fn replacement_ready(
                 Ok(None)
             );
             let ready = match owner {
-                Some(owner) => {
+                Some(owner) if gone => {
                     match retry::read(Backoff::default(), || sets.get_opt(owner)).await {
                         Ok(Some(rs)) => {
-                            let want = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-                            let have = rs
-                                .status
+                            let selector = rs
+                                .spec
                                 .as_ref()
-                                .and_then(|s| s.ready_replicas)
-                                .unwrap_or(0);
-                            have >= want
+                                .and_then(|s| s.selector.match_labels.as_ref())
+                                .map(|labels| {
+                                    labels
+                                        .iter()
+                                        .map(|(k, v)| format!("{k}={v}"))
+                                        .collect::<Vec<_>>()
+                                        .join(",")
+                                })
+                                .unwrap_or_default();
+                            let params = ListParams::default().labels(&selector);
+                            match retry::read(Backoff::default(), || pods.list(&params)).await {
+                                Ok(list) => replicas_ready(&rs, &list.items, pod),
+                                Err(_) => false,
+                            }
                         }
                         _ => false,
                     }
                 }
+                Some(_) => false,
                 None => true,
             };
             if gone && ready {
@@ -304,5 +333,39 @@ mod tests {
         let (b, allowed) = budget_for(&budgets, "ns-bob", &labels).unwrap();
         assert_eq!((b.name_any().as_str(), allowed), ("app-test", 0));
         assert!(budget_for(&budgets, "ns-alice", &labels).is_none());
+    }
+
+    fn pod(name: &str, owner_uid: &str, ready: bool, deleting: bool) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": name,
+                "deletionTimestamp": if deleting { Some("2026-01-01T00:00:00Z") } else { None },
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
+                                     "uid": owner_uid, "controller": true}],
+            },
+            "status": {"conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn replicas_are_counted_from_ready_pods_not_the_lagging_status() {
+        // The status still says 2 ready: the controller has not seen the eviction yet.
+        let rs: ReplicaSet = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "rs", "uid": "u1"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "a"}}},
+            "status": {"replicas": 2, "readyReplicas": 2},
+        }))
+        .unwrap();
+        let mut pods = vec![
+            pod("evicted", "u1", true, false),
+            pod("kept", "u1", true, false),
+            pod("starting", "u1", false, false),
+            pod("leaving", "u1", true, true),
+            pod("stranger", "u2", true, false),
+        ];
+        assert!(!replicas_ready(&rs, &pods, "evicted"));
+        pods.push(pod("replacement", "u1", true, false));
+        assert!(replicas_ready(&rs, &pods, "evicted"));
     }
 }
