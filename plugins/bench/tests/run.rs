@@ -486,8 +486,13 @@ async fn ctrl_c_stops_and_still_reports() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the load to be under way (a condition, polled).
+    // Wait for the load to be under way (a condition, polled; the deadline only stops a hang).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while s.seen.requests.load(Ordering::SeqCst) < 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the load never started"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let killed = Command::new("kill")
