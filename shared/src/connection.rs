@@ -8,13 +8,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
+use crate::deadline::DeadlineLayer;
 use crate::error::{Error, Result};
 
 /// The flags kubectl users expect on every command that talks to a cluster.
-#[derive(Args, Debug, Clone, Default)]
+#[derive(Args, Debug, Clone)]
 pub struct KubeFlags {
     /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
     #[arg(long, value_name = "PATH", global = true)]
@@ -34,9 +36,29 @@ pub struct KubeFlags {
     /// Act across all namespaces.
     #[arg(short = 'A', long, global = true)]
     pub all_namespaces: bool,
-    /// How long to wait for one API request (0 waits for ever): "30s", "1m", or seconds.
-    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_request_timeout, global = true)]
+    /// How long one API request may take, answer and body (0 waits for ever; watches and log
+    /// follows keep their own bounds): "30s", "1m", or seconds.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_request_timeout, global = true)]
     pub request_timeout: Duration,
+}
+
+/// The default of `--request-timeout`: long enough for a slow list page, short enough that a
+/// server that stopped answering ends the command instead of hanging it.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Default for KubeFlags {
+    /// What the command line gives when no flag is set.
+    fn default() -> Self {
+        KubeFlags {
+            kubeconfig: None,
+            context: None,
+            cluster: None,
+            user: None,
+            namespace: None,
+            all_namespaces: false,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
 }
 
 /// A connected client and what it was built from (the audit log names context and user).
@@ -71,8 +93,17 @@ impl KubeFlags {
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
         let server = config.cluster_url.to_string();
-        let client = Client::try_from(config)
+        let builder = ClientBuilder::try_from(config)
             .map_err(|e| Error::Config(format!("build the API client: {e}")))?;
+        let client = if self.request_timeout.is_zero() {
+            builder.build()
+        } else {
+            builder
+                .with_layer(&DeadlineLayer {
+                    limit: self.request_timeout,
+                })
+                .build()
+        };
         Ok(Kube {
             client,
             namespace,
@@ -128,8 +159,9 @@ impl KubeFlags {
         // Service proxy answering 503 (Prometheus with no endpoints) held `health monitor --once`
         // for minutes. Reads retry through `retry::read`, bounded by its Backoff.
         config.0.default_retry = false;
+        // The request deadline (deadline.rs) bounds answers; a socket read timeout would also cut
+        // a quiet watch, so only the connect is bounded here.
         if !self.request_timeout.is_zero() {
-            config.0.read_timeout = Some(self.request_timeout);
             config.0.connect_timeout = Some(self.request_timeout);
         }
         Ok(config)

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod certs;
 pub mod cli;
 pub mod connection;
+pub mod deadline;
 pub mod error;
 pub mod exit;
 pub mod output;

@@ -68,6 +68,7 @@ where
     Fut: Future<Output = Result<T, kube::Error>>,
 {
     let mut retry = 0;
+    let mut throttled = 0;
     loop {
         match op().await {
             Ok(value) => return Ok(value),
@@ -75,17 +76,36 @@ where
                 let Verdict::Retry(after) = classify(&err) else {
                     return Err(err);
                 };
-                if retry + 1 >= backoff.attempts {
+                // A 429 is the server asking for patience, not a failure: like client-go, it gets
+                // a budget of its own, so a throttled but healthy server does not end the command.
+                let count = if is_throttled(&err) {
+                    &mut throttled
+                } else {
+                    &mut retry
+                };
+                let limit = if is_throttled(&err) {
+                    THROTTLED_ATTEMPTS.max(backoff.attempts)
+                } else {
+                    backoff.attempts
+                };
+                if *count + 1 >= limit {
                     return Err(err);
                 }
                 let wait = after
-                    .unwrap_or_else(|| backoff.delay(retry, fastrand::f64()))
+                    .unwrap_or_else(|| backoff.delay(*count, fastrand::f64()))
                     .min(backoff.cap);
+                *count += 1;
                 tokio::time::sleep(wait).await;
-                retry += 1;
             }
         }
     }
+}
+
+/// Attempts a read may make while the server answers 429 (client-go allows 10).
+pub const THROTTLED_ATTEMPTS: u32 = 10;
+
+fn is_throttled(err: &kube::Error) -> bool {
+    matches!(err, kube::Error::Api(status) if status.code == 429)
 }
 
 /// Runs a read-modify-write: on 409 the closure runs again (and so reads afresh), up to the
@@ -194,6 +214,34 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn throttling_has_a_budget_of_its_own() {
+        // FAST allows 4 attempts; a server that answers 429 nine times then succeeds is waited for.
+        let calls = AtomicU32::new(0);
+        let got = read(FAST, || async {
+            if calls.fetch_add(1, Ordering::SeqCst) < THROTTLED_ATTEMPTS - 1 {
+                Err(api(429, 0))
+            } else {
+                Ok("listed")
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, "listed");
+        assert_eq!(calls.load(Ordering::SeqCst), THROTTLED_ATTEMPTS);
+
+        // ...but not for ever.
+        let calls = AtomicU32::new(0);
+        let err = read(FAST, || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(api(429, 0))
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, kube::Error::Api(s) if s.code == 429));
+        assert_eq!(calls.load(Ordering::SeqCst), THROTTLED_ATTEMPTS);
     }
 
     #[tokio::test]

@@ -27,8 +27,8 @@ pub struct ClusterFlags {
     /// Only VirtualServices in this namespace (default: all namespaces).
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// How long to wait for one API request (0 waits for ever): "30s", "1m", or seconds.
-    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_request_timeout)]
+    /// How long one API request may take (0 waits for ever): "30s", "1m", or seconds.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_request_timeout)]
     pub request_timeout: Duration,
 }
 

@@ -59,7 +59,8 @@ impl PrometheusFlags {
         }
         let (ns, svc) = self.service_parts()?;
         let mut flags = kube.clone();
-        if flags.request_timeout.is_zero() {
+        // A query through the proxy is bounded by the tighter of the two timeouts.
+        if flags.request_timeout.is_zero() || flags.request_timeout > self.prometheus_timeout {
             flags.request_timeout = self.prometheus_timeout;
         }
         let cluster = flags.connect().await?;

@@ -300,9 +300,7 @@ async fn run(
             (name, file)
         }
     };
-    let version = kube
-        .client
-        .apiserver_version()
+    let version = retry::read(Backoff::default(), || kube.client.apiserver_version())
         .await
         .kube_context(|| "read the cluster version")?;
     let mut upload = None;

@@ -8,6 +8,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 
 use super::catalog::Kind;
 use crate::error::{KubeContext, Result};
+use crate::retry::{self, Backoff};
 
 /// Discovery answers, one request per group.
 #[derive(Default)]
@@ -22,7 +23,12 @@ impl Resolver {
             return Ok(Some(fixed(kind)));
         }
         if !self.groups.contains_key(kind.group) {
-            let found = match kube::discovery::group(client, kind.group).await {
+            // Discovery is a read like any other: a 429 or 503 here must not end a backup.
+            let found = match retry::read(Backoff::default(), || {
+                kube::discovery::group(client, kind.group)
+            })
+            .await
+            {
                 Ok(group) => Some(group),
                 Err(kube::Error::Discovery(_)) => None,
                 Err(e) => {
