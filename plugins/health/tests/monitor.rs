@@ -4,7 +4,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
 
 use kubectl_sealos_health::monitor::{BLIND_KEY, Monitor};
 use sealos_shared::alert::{SlackWebhook, Syslog, SyslogFormat};
@@ -264,7 +266,7 @@ async fn alerts_fire_once_repeat_after_the_period_and_resolve_to_slack_and_syslo
         Some(SlackWebhook::new(&url, Duration::from_secs(5), fast()).unwrap()),
         Some(Syslog::new(syslog.path(), SyslogFormat::Rfc3164)),
     );
-    let start = Instant::now();
+    let start = Timestamp::now();
 
     let round = monitor.round(start).await;
     assert_eq!(round.state, "ok");
@@ -272,7 +274,7 @@ async fn alerts_fire_once_repeat_after_the_period_and_resolve_to_slack_and_syslo
 
     exporter.set("t-flap", "api", FAILING);
     wait_verdict(&prom, "t-flap", Verdict::Alert).await;
-    let round = monitor.round(start + Duration::from_secs(300)).await;
+    let round = monitor.round(start + SignedDuration::from_secs(300)).await;
     assert_eq!(round.state, "alert");
     let report = round.traffic.as_ref().unwrap();
     let overall_msg = report.overall.findings[0].message.clone();
@@ -295,12 +297,14 @@ async fn alerts_fire_once_repeat_after_the_period_and_resolve_to_slack_and_syslo
     );
 
     // Still bad, within --repeat: nothing is sent again.
-    let round = monitor.round(start + Duration::from_secs(600)).await;
+    let round = monitor.round(start + SignedDuration::from_secs(600)).await;
     assert!(round.alerts.is_empty(), "{:?}", round.alerts);
     assert_eq!(slack.bodies().len(), 2);
 
     // Still bad after --repeat: sent once more.
-    let round = monitor.round(start + Duration::from_secs(300 + 3600)).await;
+    let round = monitor
+        .round(start + SignedDuration::from_secs(300 + 3600))
+        .await;
     let actions: Vec<&str> = round.alerts.iter().map(|a| a.action).collect();
     assert_eq!(actions, ["repeat", "repeat"]);
     assert_eq!(slack.bodies().len(), 4);
@@ -308,7 +312,7 @@ async fn alerts_fire_once_repeat_after_the_period_and_resolve_to_slack_and_syslo
 
     exporter.set("t-flap", "api", HEALTHY);
     wait_verdict(&prom, "t-flap", Verdict::Ok).await;
-    let round = monitor.round(start + Duration::from_secs(4200)).await;
+    let round = monitor.round(start + SignedDuration::from_secs(4200)).await;
     let actions: Vec<&str> = round.alerts.iter().map(|a| a.action).collect();
     assert_eq!(actions, ["resolve", "resolve"]);
     let bodies = slack.bodies();
@@ -317,7 +321,7 @@ async fn alerts_fire_once_repeat_after_the_period_and_resolve_to_slack_and_syslo
         bodies[4],
         json!({"text": format!(":white_check_mark: Resolved: High error rate\n{last_overall}")})
     );
-    let round = monitor.round(start + Duration::from_secs(4500)).await;
+    let round = monitor.round(start + SignedDuration::from_secs(4500)).await;
     assert!(round.alerts.is_empty());
     assert_eq!(slack.bodies().len(), 6);
 
@@ -359,7 +363,7 @@ async fn a_dead_or_garbage_prometheus_is_never_ok_and_alerts_after_the_failure_l
         Some(SlackWebhook::new(&url, Duration::from_secs(5), fast()).unwrap()),
         None,
     );
-    let now = Instant::now();
+    let now = Timestamp::now();
     let first = monitor.round(now).await;
     assert_eq!(first.state, "blind");
     assert!(
@@ -368,7 +372,7 @@ async fn a_dead_or_garbage_prometheus_is_never_ok_and_alerts_after_the_failure_l
         first.error
     );
     assert!(first.alerts.is_empty(), "below --max-query-failures");
-    let second = monitor.round(now + Duration::from_secs(300)).await;
+    let second = monitor.round(now + SignedDuration::from_secs(300)).await;
     assert_eq!(second.consecutive_failures, 2);
     assert_eq!(second.alerts.len(), 1);
     assert_eq!(second.alerts[0].alert.key, BLIND_KEY);
@@ -402,7 +406,7 @@ async fn a_dead_or_garbage_prometheus_is_never_ok_and_alerts_after_the_failure_l
         None,
         None,
     );
-    let round = monitor.round(Instant::now()).await;
+    let round = monitor.round(Timestamp::now()).await;
     assert_eq!(round.state, "blind");
     assert!(
         round
@@ -430,7 +434,7 @@ async fn a_dead_or_garbage_prometheus_is_never_ok_and_alerts_after_the_failure_l
         Some(SlackWebhook::new(&bad_url, Duration::from_secs(5), fast()).unwrap()),
         None,
     );
-    let round = monitor.round(Instant::now()).await;
+    let round = monitor.round(Timestamp::now()).await;
     let errors = &round.alerts[0].delivery_errors;
     assert_eq!(errors.len(), 1);
     assert!(
