@@ -216,6 +216,11 @@ pub async fn run(args: &MonitorArgs, kube: &KubeFlags, out: &mut Out) -> Result<
     }
     let shutdown = sealos_shared::cli::shutdown_signal();
     tokio::pin!(shutdown);
+    // Polled once now so the handlers are installed before the first round: a SIGTERM that
+    // comes while a round is printed or its state written then ends the loop, not the process.
+    if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+        return Ok(Exit::Interrupted);
+    }
     loop {
         let round = tokio::select! {
             round = monitor.round(Timestamp::now()) => round,

@@ -481,6 +481,9 @@ async fn sigterm_ends_the_loop_between_rounds() {
     let garbage = support::serve(|_| (200, "text/plain", "not json".into())).await;
     let url = format!("http://{garbage}");
     let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("state.json");
+    let state_arg = state.display().to_string();
+    let home_path = home.path().to_path_buf();
     let (code, first) = tokio::task::spawn_blocking(move || {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-sealos-health"))
             .args([
@@ -490,11 +493,13 @@ async fn sigterm_ends_the_loop_between_rounds() {
                 "--prometheus-url",
                 &url,
                 "--no-syslog",
+                "--state",
+                &state_arg,
                 "-o",
                 "json",
             ])
             .env_clear()
-            .env("HOME", home.path())
+            .env("HOME", &home_path)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -518,6 +523,9 @@ async fn sigterm_ends_the_loop_between_rounds() {
     assert_eq!(line["state"], "blind");
     assert_eq!(line["consecutiveFailures"], 1);
     assert_eq!(line["alerts"], json!([]), "below --max-query-failures 3");
+    // Saved after the round: a restart counts on from the failure already seen.
+    let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(saved["consecutiveFailures"], 1, "{saved:#}");
 }
 
 /// Points the seeded sandbox's `monitoring/prometheus` Service at a real server.

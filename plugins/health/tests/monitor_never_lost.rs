@@ -373,6 +373,10 @@ async fn cron_runs_with_a_state_file_fire_once_and_resolve_once() {
             r#"{"format":"kubectl-sealos-health/monitor-state","version":9}"#,
             "version 9, and this monitor reads version 1",
         ),
+        (
+            r#"{"format":"kubectl-sealos-health/monitor-state","version":1,"alerts":[{"alert":{"key":"error-rate/overall","title":"t","message":"m","urgency":"critical","phase":"firing"},"since":"2999-01-01T00:00:00Z"}]}"#,
+            "alert \"error-rate/overall\": since time 2999-01-01T00:00:00Z is in the future",
+        ),
     ] {
         let other = dir.path().join("other.json");
         std::fs::write(&other, content).unwrap();
