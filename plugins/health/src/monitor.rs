@@ -38,10 +38,12 @@ pub use state_store::{
 
 #[derive(Args, Debug, Clone)]
 pub struct MonitorArgs {
-    /// Time between rounds.
+    /// Time between rounds. A round's deliveries end by min(interval/2, 30s); what did not get
+    /// through is retried next round.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     pub interval: Duration,
-    /// Run one round and exit (for cron): 0 all good, 1 an alert is firing, 2 Prometheus failed.
+    /// Run one round and exit (for cron, with --state): 0 all good, 1 an alert is firing, 2
+    /// Prometheus failed or the state could not be read or written.
     #[arg(long)]
     pub once: bool,
     /// The window the signals are measured over.
@@ -56,7 +58,8 @@ pub struct MonitorArgs {
     /// Fewer requests than this in the window are "no data", not a ratio.
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub min_requests: f64,
-    /// What no traffic (empty result, NaN, zero requests) means.
+    /// What no traffic (empty result, NaN, zero requests) means. Whatever it says, an alert
+    /// already firing for a scope with no data stays firing: no data is not a recovery.
     #[arg(long, value_enum, default_value_t = NoDataPolicy::Warn)]
     pub on_no_data: NoDataPolicy,
     /// Only traffic matching these labels (repeatable), e.g. destination_service_namespace=sealos-system.
