@@ -24,7 +24,7 @@ use sealos_shared::{Exit, Result};
         "kubectl sealos health",
         "kubectl sealos health --only gateways,certificates -o json",
         "kubectl sealos health --fail-on warn --skip traffic",
-        "kubectl sealos health monitor --once --slack-webhook \"$SLACK_WEBHOOK_URL\"",
+        "kubectl sealos health monitor --once --state ~/.local/state/sealos-monitor.json --slack-webhook \"$SLACK_WEBHOOK_URL\"",
         "kubectl sealos health rules --apply --dry-run",
     ]),
 )]
@@ -47,7 +47,9 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Watch the 5xx ratio and P95 latency in Prometheus and alert to Slack, syslog and stdout.
     ///
-    /// Alerts fire on the transition to bad, repeat no more often than --repeat, and resolve.
+    /// Alerts fire on the transition to bad, repeat no more often than --repeat, and resolve;
+    /// each sink is retried every round until it takes them. --state keeps this across restarts
+    /// and cron runs (a file, or configmap/NAMESPACE/NAME).
     Monitor(monitor::MonitorArgs),
     /// Print (or --apply) the guide's five alert rules as a PrometheusRule.
     Rules(rules::RulesArgs),

@@ -2,34 +2,48 @@
 //!
 //! Never silently blind: a failed query is not "OK", and after --max-query-failures consecutive
 //! failures the monitor raises its own alert. While blind, alerts already firing stay firing
-//! (an unknown signal is not a recovery).
+//! (an unknown signal is not a recovery), and so do the alerts of a service with no data.
+//!
+//! Never silently lost: an alert counts as sent to a sink only once that sink took it; until
+//! then it is retried every round (see `sealos_shared::alert::state`). `--state` keeps this
+//! across restarts and cron runs.
+
+mod alerts;
+mod deliver;
+mod report;
+mod round;
+mod state_store;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
-use sealos_shared::alert::{
-    Action, Alert, AlertState, SlackWebhook, Syslog, SyslogFormat, Urgency,
-};
+use jiff::Timestamp;
+use sealos_shared::alert::{SlackWebhook, Syslog, SyslogFormat};
 use sealos_shared::connection::KubeFlags;
 use sealos_shared::output::{Format, Out};
-use sealos_shared::prometheus::Prometheus;
 use sealos_shared::retry::Backoff;
-use sealos_shared::traffic::{self, NoDataPolicy, SignalKind, TrafficReport, TrafficSpec, Verdict};
+use sealos_shared::traffic::{NoDataPolicy, TrafficSpec};
 use sealos_shared::{Error, Exit, Result};
-use serde::Serialize;
 
 use crate::prometheus_flags::PrometheusFlags;
 
-/// The key of the monitor's own alert.
-pub const BLIND_KEY: &str = "prometheus";
+pub use alerts::{BLIND_KEY, alerts_of, measured};
+pub use deliver::{MAX_DEADLINE, Sinks, deadline_for};
+pub use report::{RoundReport, SentAlert, print, render_lines};
+pub use round::Monitor;
+pub use state_store::{
+    CONFIGMAP_KEY, FORMAT, SavedState, StateLocation, StateStore, VERSION, decode,
+};
 
 #[derive(Args, Debug, Clone)]
 pub struct MonitorArgs {
-    /// Time between rounds.
+    /// Time between rounds. A round's deliveries end by min(interval/2, 30s); what did not get
+    /// through is retried next round.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     pub interval: Duration,
-    /// Run one round and exit (for cron): 0 all good, 1 an alert is firing, 2 Prometheus failed.
+    /// Run one round and exit (for cron, with --state): 0 all good, 1 an alert is firing, 2
+    /// Prometheus failed or the state could not be read or written.
     #[arg(long)]
     pub once: bool,
     /// The window the signals are measured over.
@@ -44,7 +58,8 @@ pub struct MonitorArgs {
     /// Fewer requests than this in the window are "no data", not a ratio.
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     pub min_requests: f64,
-    /// What no traffic (empty result, NaN, zero requests) means.
+    /// What no traffic (empty result, NaN, zero requests) means. Whatever it says, an alert
+    /// already firing for a scope with no data stays firing: no data is not a recovery.
     #[arg(long, value_enum, default_value_t = NoDataPolicy::Warn)]
     pub on_no_data: NoDataPolicy,
     /// Only traffic matching these labels (repeatable), e.g. destination_service_namespace=sealos-system.
@@ -59,6 +74,11 @@ pub struct MonitorArgs {
     /// A firing alert is repeated no more often than this.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
     pub repeat: Duration,
+    /// Keep alert state here between rounds, restarts and cron runs: a FILE, or
+    /// configmap/NAMESPACE/NAME (the in-cluster monitor). Without it a restart forgets what was
+    /// sent, and every --once run fires every bad alert and resolves none.
+    #[arg(long, value_name = "FILE|configmap/NS/NAME")]
+    pub state: Option<StateLocation>,
     /// Slack incoming webhook URL (never printed or logged).
     #[arg(
         long,
@@ -149,231 +169,6 @@ impl MonitorArgs {
     }
 }
 
-/// What one round did: the JSON line of `-o json`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RoundReport {
-    pub time: String,
-    /// ok | warn | alert | blind (Prometheus did not answer).
-    pub state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub traffic: Option<TrafficReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub consecutive_failures: u32,
-    pub alerts: Vec<SentAlert>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SentAlert {
-    /// fire | repeat | resolve
-    pub action: &'static str,
-    pub alert: Alert,
-    /// Sinks that failed, with why (the webhook URL is never in it).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub delivery_errors: Vec<String>,
-}
-
-/// The monitor's state between rounds.
-pub struct Monitor {
-    prom: Prometheus,
-    spec: TrafficSpec,
-    max_failures: u32,
-    failures: u32,
-    state: AlertState,
-    slack: Option<SlackWebhook>,
-    syslog: Option<Syslog>,
-}
-
-/// The alerts a report asks for: every finding judged `alert`.
-pub fn alerts_of(report: &TrafficReport) -> Vec<Alert> {
-    std::iter::once(&report.overall)
-        .chain(&report.services)
-        .flat_map(|scope| {
-            scope
-                .findings
-                .iter()
-                .filter(|f| f.verdict == Verdict::Alert)
-                .map(move |f| {
-                    let (title, urgency) = match f.signal {
-                        SignalKind::ErrorRate => ("High error rate", Urgency::Critical),
-                        SignalKind::Latency => ("High latency", Urgency::Warning),
-                        SignalKind::NoData => ("No traffic data", Urgency::Warning),
-                    };
-                    Alert::firing(
-                        &format!("{}/{}", f.signal.as_str(), scope.scope),
-                        title,
-                        &f.message,
-                        urgency,
-                    )
-                })
-        })
-        .collect()
-}
-
-impl Monitor {
-    pub fn new(
-        prom: Prometheus,
-        spec: TrafficSpec,
-        max_failures: u32,
-        repeat: Duration,
-        slack: Option<SlackWebhook>,
-        syslog: Option<Syslog>,
-    ) -> Monitor {
-        Monitor {
-            prom,
-            spec,
-            max_failures,
-            failures: 0,
-            state: AlertState::new(repeat),
-            slack,
-            syslog,
-        }
-    }
-
-    /// One round: query, judge, decide, send. Never fails: what went wrong is in the report.
-    pub async fn round(&mut self, now: Instant) -> RoundReport {
-        let analysis = traffic::analyse(&self.prom, &self.spec).await;
-        let (bad, state, traffic, error) = match analysis {
-            Ok(report) => {
-                self.failures = 0;
-                let state = match report.verdict {
-                    Verdict::Ok => "ok",
-                    Verdict::Warn => "warn",
-                    Verdict::Alert => "alert",
-                };
-                (alerts_of(&report), state, Some(report), None)
-            }
-            Err(e) => {
-                self.failures += 1;
-                let message = e.to_string();
-                let mut bad = Vec::new();
-                if self.failures >= self.max_failures {
-                    bad.push(Alert::firing(
-                        BLIND_KEY,
-                        "Monitor cannot read Prometheus",
-                        &format!(
-                            "{} consecutive round{} failed; error rate and latency are unknown: {message}",
-                            self.failures,
-                            if self.failures == 1 { "" } else { "s" }
-                        ),
-                        Urgency::Critical,
-                    ));
-                }
-                (bad, "blind", None, Some(message))
-            }
-        };
-        let blind = error.is_some();
-        // While blind, only the blind alert itself can be judged; the others stay as they were.
-        let unknown = move |key: &str| blind && key != BLIND_KEY;
-        let actions = self.state.round(&bad, &unknown, now);
-        let mut alerts = Vec::new();
-        for action in actions {
-            let (name, alert) = match &action {
-                Action::Fire(a) => ("fire", a),
-                Action::Repeat(a) => ("repeat", a),
-                Action::Resolve(a) => ("resolve", a),
-            };
-            let delivery_errors = self.deliver(alert).await;
-            alerts.push(SentAlert {
-                action: name,
-                alert: alert.clone(),
-                delivery_errors,
-            });
-        }
-        RoundReport {
-            time: jiff::Timestamp::now()
-                .round(jiff::Unit::Second)
-                .unwrap_or_else(|_| jiff::Timestamp::now())
-                .to_string(),
-            state,
-            traffic,
-            error,
-            consecutive_failures: self.failures,
-            alerts,
-        }
-    }
-
-    async fn deliver(&self, alert: &Alert) -> Vec<String> {
-        let slack = async {
-            match &self.slack {
-                Some(hook) => hook.send(alert).await.err().map(|e| e.to_string()),
-                None => None,
-            }
-        };
-        let syslog = async {
-            match &self.syslog {
-                Some(log) => log.send(alert).await.err().map(|e| e.to_string()),
-                None => None,
-            }
-        };
-        let (a, b) = futures::join!(slack, syslog);
-        a.into_iter().chain(b).collect()
-    }
-
-    /// Whether any alert is firing now.
-    pub fn firing(&self) -> bool {
-        self.state.firing().next().is_some()
-    }
-}
-
-/// Human lines for one round.
-pub fn render_lines(round: &RoundReport) -> Vec<String> {
-    let mut lines = Vec::new();
-    match (&round.traffic, &round.error) {
-        (Some(report), _) => {
-            for scope in std::iter::once(&report.overall).chain(&report.services) {
-                let verdict = match scope.verdict {
-                    Verdict::Ok => "OK",
-                    Verdict::Warn => "WARN",
-                    Verdict::Alert => "ALERT",
-                };
-                let text = scope
-                    .findings
-                    .iter()
-                    .map(|f| {
-                        f.message
-                            .trim_start_matches(&format!("{}: ", scope.scope))
-                            .to_string()
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                lines.push(format!("{} {verdict} {}: {text}", round.time, scope.scope));
-            }
-        }
-        (None, Some(error)) => lines.push(format!(
-            "{} BLIND ({} consecutive failure{}): {error}",
-            round.time,
-            round.consecutive_failures,
-            if round.consecutive_failures == 1 {
-                ""
-            } else {
-                "s"
-            }
-        )),
-        (None, None) => {}
-    }
-    for sent in &round.alerts {
-        lines.push(format!("{} {}", round.time, sent.alert.line()));
-        for e in &sent.delivery_errors {
-            lines.push(format!("{} delivery failed: {e}", round.time));
-        }
-    }
-    lines
-}
-
-fn print(out: &mut Out, round: &RoundReport) -> Result<()> {
-    if out.format.is_machine() {
-        out.json_line(round)
-    } else {
-        for line in render_lines(round) {
-            out.line(&line)?;
-        }
-        out.flush()
-    }
-}
-
 pub async fn run(args: &MonitorArgs, kube: &KubeFlags, out: &mut Out) -> Result<Exit> {
     args.validate()?;
     let slack = match &args.slack_webhook {
@@ -384,6 +179,14 @@ pub async fn run(args: &MonitorArgs, kube: &KubeFlags, out: &mut Out) -> Result<
         _ => None,
     };
     let syslog = (!args.no_syslog).then(|| Syslog::new(&args.syslog_socket, args.syslog_format));
+    // Read before anything is sent: a state that cannot be used is exit 2, not a fresh start.
+    let (mut store, saved) = match &args.state {
+        Some(location) => {
+            let (store, saved) = StateStore::open(location, kube).await?;
+            (Some(store), saved)
+        }
+        None => (None, None),
+    };
     let prom = args.prometheus.connect(kube).await?;
     // With --once there is no next round to count failures in: one failure is enough to alert.
     let max_failures = if args.once {
@@ -391,10 +194,23 @@ pub async fn run(args: &MonitorArgs, kube: &KubeFlags, out: &mut Out) -> Result<
     } else {
         args.max_query_failures
     };
-    let mut monitor = Monitor::new(prom, args.spec(), max_failures, args.repeat, slack, syslog);
+    // Cron decides when --once runs again; the deadline is the cap.
+    let deadline = if args.once {
+        MAX_DEADLINE
+    } else {
+        deadline_for(args.interval)
+    };
+    let mut monitor = Monitor::new(prom, args.spec(), max_failures, args.repeat, slack, syslog)
+        .with_deadline(deadline);
+    if let (Some(store), Some(saved)) = (&store, saved) {
+        restore(&mut monitor, store, saved)?;
+    }
     if args.once {
-        let round = monitor.round(Instant::now()).await;
+        let round = monitor.round(Timestamp::now()).await;
         print(out, &round)?;
+        if let Some(store) = &mut store {
+            store.save(&monitor.saved()).await?;
+        }
         return Ok(if round.error.is_some() {
             Exit::Failure
         } else {
@@ -403,15 +219,58 @@ pub async fn run(args: &MonitorArgs, kube: &KubeFlags, out: &mut Out) -> Result<
     }
     let shutdown = sealos_shared::cli::shutdown_signal();
     tokio::pin!(shutdown);
+    // Polled once now so the handlers are installed before the first round: a SIGTERM that
+    // comes while a round is printed or its state written then ends the loop, not the process.
+    if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+        return Ok(Exit::Interrupted);
+    }
     loop {
         let round = tokio::select! {
-            round = monitor.round(Instant::now()) => round,
-            () = &mut shutdown => return Ok(Exit::Interrupted),
+            round = monitor.round(Timestamp::now()) => round,
+            () = &mut shutdown => break,
         };
         print(out, &round)?;
+        if let Some(store) = &mut store {
+            save_or_take_over(&mut monitor, store).await;
+        }
         tokio::select! {
             () = tokio::time::sleep(args.interval) => {},
-            () = &mut shutdown => return Ok(Exit::Interrupted),
+            () = &mut shutdown => break,
+        }
+    }
+    // What was recorded before the interruption is kept: nothing taken is sent again.
+    if let Some(store) = &mut store {
+        save_or_take_over(&mut monitor, store).await;
+    }
+    Ok(Exit::Interrupted)
+}
+
+fn restore(monitor: &mut Monitor, store: &StateStore, saved: SavedState) -> Result<()> {
+    monitor.restore(saved, Timestamp::now()).map_err(|e| {
+        Error::usage(format!(
+            "read monitor {}: {e}; move it aside to start afresh (its firing alerts would be sent again)",
+            store.location()
+        ))
+    })
+}
+
+/// A failed save is reported and tried again next round. A conflict (another monitor wrote the
+/// ConfigMap since it was read) is not overwritten: its state is taken up instead, so at worst
+/// a notification is sent twice, never lost.
+async fn save_or_take_over(monitor: &mut Monitor, store: &mut StateStore) {
+    let Err(e) = store.save(&monitor.saved()).await else {
+        return;
+    };
+    eprintln!("warning: {e}");
+    if e.status_code() == Some(409) {
+        match store.reload().await {
+            Ok(Some(saved)) => {
+                if let Err(e) = restore(monitor, store, saved) {
+                    eprintln!("warning: {e}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!("warning: {e}"),
         }
     }
 }
@@ -454,34 +313,5 @@ mod tests {
         assert!(parse_matcher("no-equals").is_err());
         assert!(parse_matcher("bad-label=x").is_err());
         assert!(parse_matcher("1abc=x").is_err());
-    }
-
-    #[test]
-    fn alerts_follow_findings() {
-        let spec = TrafficSpec {
-            min_requests: 10.0,
-            ..TrafficSpec::default()
-        };
-        let overall = traffic::judge(
-            &spec,
-            "overall".into(),
-            Some(100.0),
-            Some(20.0),
-            Some(900.0),
-        );
-        let report = TrafficReport {
-            window: "5m".into(),
-            max_error_rate: 0.05,
-            max_p95_ms: 500.0,
-            min_requests: 10.0,
-            verdict: overall.verdict,
-            overall,
-            services: vec![],
-        };
-        let alerts = alerts_of(&report);
-        let keys: Vec<&str> = alerts.iter().map(|a| a.key.as_str()).collect();
-        assert_eq!(keys, ["error-rate/overall", "latency/overall"]);
-        assert_eq!(alerts[0].urgency, Urgency::Critical);
-        assert_eq!(alerts[1].title, "High latency");
     }
 }

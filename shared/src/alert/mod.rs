@@ -1,19 +1,20 @@
 //! Alerts and where they go: a Slack incoming webhook, syslog, and the state machine that decides
-//! when to send (on the transition to bad, repeated no more often than a period, resolved when it
-//! clears). The health monitor and the rollout plugin share these.
+//! when to send and to which sink (on the transition to bad, repeated no more often than a
+//! period, resolved when it clears, retried until the sink takes it). The health monitor and the
+//! rollout plugin share these.
 
 pub mod slack;
 pub mod state;
 pub mod syslog;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use slack::SlackWebhook;
-pub use state::{Action, AlertState};
+pub use state::{AlertState, Delivered, Due, Entry, Notification, StateError};
 pub use syslog::{Syslog, SyslogFormat};
 
 /// How urgent an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Urgency {
     Critical,
@@ -21,7 +22,7 @@ pub enum Urgency {
 }
 
 /// Whether the alert starts (or repeats) a problem, or says it is over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Firing,
@@ -29,7 +30,8 @@ pub enum Phase {
 }
 
 /// One message to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Alert {
     /// What the alert is about, stable across rounds (`error-rate/overall`): de-duplication key.
     pub key: String,
@@ -73,6 +75,27 @@ impl Alert {
     }
 }
 
+/// Where a notification goes. Delivery is tracked per sink: one that took a notification is not
+/// sent it again while another is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sink {
+    /// The monitor's own output: it always takes what it is given.
+    Stdout,
+    Slack,
+    Syslog,
+}
+
+impl Sink {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sink::Stdout => "stdout",
+            Sink::Slack => "slack",
+            Sink::Syslog => "syslog",
+        }
+    }
+}
+
 /// Why a sink could not deliver. Reported by the caller, never fatal.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -80,6 +103,12 @@ pub enum SinkError {
     Slack(String),
     #[error("syslog {path}: {reason}")]
     Syslog { path: String, reason: String },
+    /// The round's delivery deadline passed first; the send is retried next round.
+    #[error("{sink}: no answer within the round's delivery deadline of {deadline}")]
+    Deadline {
+        sink: &'static str,
+        deadline: String,
+    },
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! glibc's `syslog()` and `logger` send locally) or RFC 5424, with the guide's tag `sealos-monitor`.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::ValueEnum;
 
@@ -23,12 +24,17 @@ pub enum SyslogFormat {
 /// The `user` facility, as `logger` uses by default.
 const FACILITY_USER: u8 = 1;
 
+/// How long a send may wait by default. A local datagram socket whose reader has stopped
+/// (journald stuck, a full queue) blocks the sender; an alert must not wait for it for ever.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A syslog destination.
 #[derive(Debug, Clone)]
 pub struct Syslog {
     path: PathBuf,
     format: SyslogFormat,
     tag: String,
+    timeout: Duration,
 }
 
 /// RFC 5424 severities: firing critical → crit, firing warning → warning, resolved → notice.
@@ -79,14 +85,21 @@ impl Syslog {
             path: path.to_path_buf(),
             format,
             tag: TAG.to_string(),
+            timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// The same destination, each send bounded by `timeout`.
+    pub fn with_timeout(self, timeout: Duration) -> Syslog {
+        Syslog { timeout, ..self }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Sends one datagram. A missing or refusing socket is reported, not fatal.
+    /// Sends one datagram, within the timeout. A missing, refusing or stuck socket is reported,
+    /// not fatal.
     pub async fn send(&self, alert: &Alert) -> Result<(), SinkError> {
         let err = |reason: String| SinkError::Syslog {
             path: self.path.display().to_string(),
@@ -101,11 +114,16 @@ impl Syslog {
             alert,
         );
         let socket = tokio::net::UnixDatagram::unbound().map_err(|e| err(e.to_string()))?;
-        socket
-            .send_to(message.as_bytes(), &self.path)
+        match tokio::time::timeout(self.timeout, socket.send_to(message.as_bytes(), &self.path))
             .await
-            .map_err(|e| err(e.to_string()))?;
-        Ok(())
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(err(e.to_string())),
+            Err(_) => Err(err(format!(
+                "the socket took nothing for {} (is its reader stuck?)",
+                humantime::format_duration(self.timeout)
+            ))),
+        }
     }
 }
 
@@ -165,5 +183,29 @@ mod tests {
         );
         let missing = Syslog::new(&dir.path().join("nope"), SyslogFormat::Rfc5424);
         assert!(missing.send(&alert).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_socket_nobody_reads_gives_a_timeout_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stuck.sock");
+        // Bound and never read: once its queue is full, a send blocks.
+        let _receiver = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let syslog =
+            Syslog::new(&path, SyslogFormat::Rfc3164).with_timeout(Duration::from_millis(50));
+        let alert = Alert::firing("k", "t", "m", Urgency::Critical);
+        let mut sent = 0;
+        let err = loop {
+            match syslog.send(&alert).await {
+                Ok(()) => sent += 1,
+                Err(e) => break e.to_string(),
+            }
+            assert!(sent < 100_000, "the queue never filled");
+        };
+        assert!(sent > 0);
+        assert!(
+            err.ends_with("the socket took nothing for 50ms (is its reader stuck?)"),
+            "{err}"
+        );
     }
 }

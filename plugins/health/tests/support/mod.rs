@@ -139,6 +139,14 @@ impl Exporter {
         series.traffic = Some(traffic);
     }
 
+    /// Stops exposing a service's series (its pods are gone): Prometheus marks them stale.
+    pub fn remove(&self, namespace: &str, name: &str) {
+        self.services
+            .lock()
+            .unwrap()
+            .remove(&(namespace.to_string(), name.to_string()));
+    }
+
     pub fn render(&self) -> String {
         let now = Instant::now();
         let mut services = self.services.lock().unwrap();
@@ -310,11 +318,14 @@ where
     }
 }
 
-/// A Slack stand-in: records every POST body, answers the statuses queued (then 200).
+/// A Slack stand-in: records every POST body, answers the statuses queued (then 200, or 500
+/// while `down`), and keeps apart the bodies it accepted (answered 2xx).
 #[derive(Clone, Default)]
 pub struct SlackReceiver {
     pub bodies: Arc<Mutex<Vec<serde_json::Value>>>,
+    pub accepted: Arc<Mutex<Vec<serde_json::Value>>>,
     pub statuses: Arc<Mutex<Vec<u16>>>,
+    pub down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SlackReceiver {
@@ -323,17 +334,21 @@ impl SlackReceiver {
         let addr = serve(move |req| {
             let status = {
                 let mut queued = me.statuses.lock().unwrap();
-                if queued.is_empty() {
-                    200
-                } else {
+                if !queued.is_empty() {
                     queued.remove(0)
+                } else if me.down.load(std::sync::atomic::Ordering::SeqCst) {
+                    500
+                } else {
+                    200
                 }
             };
             if req.method == "POST" {
-                me.bodies.lock().unwrap().push(
-                    serde_json::from_str(&req.body)
-                        .unwrap_or(serde_json::Value::String(req.body.clone())),
-                );
+                let body: serde_json::Value = serde_json::from_str(&req.body)
+                    .unwrap_or(serde_json::Value::String(req.body.clone()));
+                if (200..300).contains(&status) {
+                    me.accepted.lock().unwrap().push(body.clone());
+                }
+                me.bodies.lock().unwrap().push(body);
             }
             (
                 status,
@@ -351,6 +366,16 @@ impl SlackReceiver {
 
     pub fn bodies(&self) -> Vec<serde_json::Value> {
         self.bodies.lock().unwrap().clone()
+    }
+
+    /// The messages Slack took (answered 2xx): what a channel would show.
+    pub fn accepted(&self) -> Vec<serde_json::Value> {
+        self.accepted.lock().unwrap().clone()
+    }
+
+    /// Down (every POST answered 500) or up.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -409,8 +434,19 @@ pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) 
 
 /// Checks a `health -o json` document against the documented schema, listing every violation.
 pub fn assert_report_schema(document: &serde_json::Value) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../schema/report.schema.json")).unwrap();
+    assert_schema(include_str!("../../schema/report.schema.json"), document);
+}
+
+/// Checks a saved monitor state against its documented schema.
+pub fn assert_state_schema(document: &serde_json::Value) {
+    assert_schema(
+        include_str!("../../schema/monitor-state.schema.json"),
+        document,
+    );
+}
+
+fn assert_schema(schema: &str, document: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(schema).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(document)
