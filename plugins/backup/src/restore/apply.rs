@@ -22,11 +22,14 @@ use serde_json::{Value, json};
 use super::archive::Archived;
 use super::options::{Existing, Options, valid_version};
 use super::report::{ObjectResult, Outcome};
+use super::rewrite::{Rewrite, Rewriter};
 use crate::MANAGER;
 
 /// One admitted object and what the plan found for it.
 pub struct Planned {
+    /// As it will be written: in its target namespace, references rewritten.
     pub archived: Archived,
+    pub rewrites: Vec<Rewrite>,
     /// The `--allow-kind` that admitted it, if only a flag did.
     pub by_flag: Option<String>,
     target_ns: Option<String>,
@@ -126,8 +129,19 @@ impl<'a> Restorer<'a> {
                     }
                 }
             };
+            let mut archived = archived;
+            if let Some(ns) = &target_ns {
+                archived.object["metadata"]["namespace"] = json!(ns);
+            }
+            let rewriter = Rewriter {
+                namespaces: &self.options.map,
+                hosts: &self.options.hosts,
+            };
+            let kind = archived.kind().to_string();
+            let rewrites = rewriter.rewrite(&archived.path.group, &kind, &mut archived.object);
             planned.push(Planned {
                 archived,
+                rewrites,
                 by_flag,
                 target_ns,
                 resource,
@@ -276,6 +290,7 @@ impl<'a> Restorer<'a> {
     async fn apply_one(&self, planned: Planned) -> ObjectResult {
         let Planned {
             archived,
+            rewrites,
             by_flag,
             target_ns,
             resource,
@@ -285,14 +300,14 @@ impl<'a> Restorer<'a> {
         let kind = object["kind"].as_str().unwrap_or("").to_string();
         let ns = target_ns.as_deref();
         let admitted_note = by_flag.map(|flag| format!("admitted by --allow-kind {flag}"));
-        if let Some(ns) = ns {
-            object["metadata"]["namespace"] = json!(ns);
-            if self.absent_in_dry_run.contains(ns) {
-                return ObjectResult::new(&kind, Some(ns), &path.name, Outcome::Created)
-                    .with("namespace does not exist yet: not checked by the server's dry run");
-            }
+        if let Some(ns) = ns
+            && self.absent_in_dry_run.contains(ns)
+        {
+            let mut result = ObjectResult::new(&kind, Some(ns), &path.name, Outcome::Created)
+                .with("namespace does not exist yet: not checked by the server's dry run");
+            result.rewrites = rewrites;
+            return result;
         }
-        self.options.remap(&path, &mut object);
         let api = self.api(&resource, ns);
         let mut result = match before {
             None => {
@@ -309,6 +324,7 @@ impl<'a> Restorer<'a> {
                     .await
             }
         };
+        result.rewrites = rewrites;
         if let Some(note) = admitted_note {
             result.message = Some(match result.message.take() {
                 Some(m) => format!("{note}; {m}"),
@@ -478,23 +494,6 @@ impl<'a> Restorer<'a> {
             }
         } else {
             object["metadata"]["ownerReferences"] = Value::Array(kept);
-        }
-    }
-}
-
-impl Options {
-    /// The `ns/gateway` references of a VirtualService follow the namespace map.
-    fn remap(&self, path: &EntryPath, object: &mut Value) {
-        if path.resource == "virtualservices"
-            && let Some(gateways) = object["spec"]["gateways"].as_array_mut()
-        {
-            for gateway in gateways {
-                if let Some((ns, name)) = gateway.as_str().and_then(|g| g.split_once('/'))
-                    && let Some(to) = self.map.get(ns)
-                {
-                    *gateway = json!(format!("{to}/{name}"));
-                }
-            }
         }
     }
 }

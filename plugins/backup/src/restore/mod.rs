@@ -10,6 +10,7 @@ pub mod apply;
 pub mod archive;
 pub mod options;
 pub mod report;
+pub mod rewrite;
 pub mod wellformed;
 
 use std::collections::{BTreeMap, BTreeSet};

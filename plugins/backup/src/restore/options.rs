@@ -10,6 +10,8 @@ use sealos_shared::output::Format;
 use sealos_shared::{Error, Result};
 use serde::Serialize;
 
+use super::rewrite::HostMap;
+
 /// What to do with an object that already exists.
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,6 +43,11 @@ pub struct RestoreArgs {
     /// Restore namespace A's objects into B (repeatable).
     #[arg(long, value_delimiter = ',', value_name = "A=B")]
     pub namespace_map: Vec<String>,
+    /// Rewrite external hosts by suffix: `cloud.sealos.io=clone.sealos.io` turns
+    /// `x.cloud.sealos.io` into `x.clone.sealos.io` (VirtualService and Gateway hosts,
+    /// Certificate DNS names); repeatable. Without it external hosts are never changed.
+    #[arg(long, value_delimiter = ',', value_name = "OLD=NEW")]
+    pub host_map: Vec<String>,
     /// Objects that already exist: skip them, or update them.
     #[arg(long, value_enum, default_value_t)]
     pub existing: Existing,
@@ -106,6 +113,7 @@ impl AllowKind {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub map: BTreeMap<String, String>,
+    pub hosts: HostMap,
     pub namespaces: BTreeSet<String>,
     pub parts: BTreeSet<Part>,
     pub allow_kinds: Vec<AllowKind>,
@@ -138,6 +146,23 @@ impl RestoreArgs {
                 )));
             }
         }
+        let mut hosts = HostMap::new();
+        for pair in &self.host_map {
+            let (from, to) = pair
+                .split_once('=')
+                .filter(|(a, b)| valid_name(a) && valid_name(b))
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "--host-map {pair:?}: expected OLD=NEW host suffixes (cloud.sealos.io=clone.sealos.io)"
+                    ))
+                })?;
+            if hosts.iter().any(|(f, _)| f == from) {
+                return Err(Error::usage(format!(
+                    "--host-map: {from:?} is mapped twice"
+                )));
+            }
+            hosts.push((from.to_string(), to.to_string()));
+        }
         let allow_kinds = self
             .allow_kind
             .iter()
@@ -145,6 +170,7 @@ impl RestoreArgs {
             .collect::<Result<Vec<_>>>()?;
         Ok(Options {
             map,
+            hosts,
             namespaces: self.namespaces.iter().cloned().collect(),
             parts: self.include.iter().copied().collect(),
             allow_kinds,

@@ -4,6 +4,8 @@ use sealos_shared::Result;
 use sealos_shared::output::{Out, Severity, Table};
 use serde::Serialize;
 
+use super::rewrite::Rewrite;
+
 /// One object's fate. Ordered worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +44,9 @@ pub struct ObjectResult {
     pub result: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// References changed to follow the namespace and host maps.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rewrites: Vec<Rewrite>,
 }
 
 impl ObjectResult {
@@ -52,6 +57,7 @@ impl ObjectResult {
             name: name.to_string(),
             result,
             message: None,
+            rewrites: Vec::new(),
         }
     }
 
@@ -140,6 +146,22 @@ pub fn render(report: &Report, out: &mut Out) -> Result<()> {
         ]);
     }
     out.table(&table)?;
+    for r in report.objects.iter().filter(|r| !r.rewrites.is_empty()) {
+        out.line(&format!(
+            "{} {}/{} {}:",
+            r.kind,
+            r.namespace.as_deref().unwrap_or("-"),
+            r.name,
+            if report.dry_run {
+                "would rewrite"
+            } else {
+                "rewrote"
+            }
+        ))?;
+        for w in &r.rewrites {
+            out.line(&format!("  {}: {} -> {}", w.field, w.from, w.to))?;
+        }
+    }
     for allowed in &report.allowed_kinds {
         out.line(&format!(
             "allowed by --allow-kind {}: {} object(s){}",
