@@ -61,8 +61,78 @@ async fn a_clone_routes_to_itself_under_its_own_hosts() {
         audit.as_str(),
     ];
 
-    // The plan shows each rewrite, and writes nothing.
     let kubeconfig = cluster.kubeconfig_path().display().to_string();
+
+    // As a new user first tries it: the clone would claim the original's hosts on its gateway.
+    // Refused before any write, each host named.
+    let argv = strings(&[
+        "--kubeconfig",
+        &kubeconfig,
+        "restore",
+        &file,
+        "-n",
+        "ns-alice",
+        "--namespace-map",
+        "ns-alice=ns-alice2",
+        "--audit-log",
+        &audit,
+    ]);
+    let mark = cluster.request_log().len();
+    let out = bin(argv.clone(), vec![]).await;
+    let why = explain(&argv, &out);
+    assert_eq!(out.status.code(), Some(1), "{why}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for host in [
+        "dbadmin-test.cloud.sealos.io",
+        "terminal-test.cloud.sealos.io",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains("conflict") && l.contains(&format!("claims host {host}")))
+            .unwrap_or_else(|| panic!("{host} not named\n{why}"));
+        assert!(line.contains("istio-system/sealos-gateway"), "{why}");
+    }
+    assert!(stdout.contains("nothing was written"), "{why}");
+    let writes: Vec<_> = cluster
+        .request_log()
+        .since(mark)
+        .into_iter()
+        .filter(|r| r.is_write())
+        .collect();
+    assert!(writes.is_empty(), "wrote {writes:?}");
+    assert!(cluster.object("", "namespaces", "", "ns-alice2").is_none());
+
+    // Named as a choice, the conflict is written (here in a dry run) and said so.
+    let (exit, report) = run_json(
+        Some(&cluster),
+        &[
+            "restore",
+            &file,
+            "-n",
+            "ns-alice",
+            "--namespace-map",
+            "ns-alice=ns-alice2",
+            "--allow-conflicts",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(exit, Exit::Ok, "{report}");
+    assert_schema("restore", &report);
+    assert!(
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["message"].as_str().is_some_and(
+                |m| m.starts_with("conflict allowed (--allow-conflicts): claims host")
+            )),
+        "{report}"
+    );
+
+    // The plan shows each rewrite, and writes nothing.
     let mut argv = strings(&["--kubeconfig", &kubeconfig]);
     argv.extend(strings(&clone));
     argv.push("--dry-run".into());

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::Scope;
 use sealos_shared::Result;
@@ -20,6 +20,7 @@ use sealos_shared::retry::{self, Backoff};
 use serde_json::{Value, json};
 
 use super::archive::Archived;
+use super::conflicts::{self, Candidate, Claimed};
 use super::options::{Existing, Options, valid_version};
 use super::report::{ObjectResult, Outcome};
 use super::rewrite::{Rewrite, Rewriter};
@@ -30,6 +31,8 @@ pub struct Planned {
     /// As it will be written: in its target namespace, references rewritten.
     pub archived: Archived,
     pub rewrites: Vec<Rewrite>,
+    /// Conflicts with objects the cluster holds (see `conflicts`).
+    pub conflicts: Vec<String>,
     /// The `--allow-kind` that admitted it, if only a flag did.
     pub by_flag: Option<String>,
     target_ns: Option<String>,
@@ -142,6 +145,7 @@ impl<'a> Restorer<'a> {
             planned.push(Planned {
                 archived,
                 rewrites,
+                conflicts: Vec::new(),
                 by_flag,
                 target_ns,
                 resource,
@@ -224,6 +228,51 @@ impl<'a> Restorer<'a> {
         Ok(found)
     }
 
+    /// The cluster's VirtualServices, Certificates and Gateways, listed only when the plan
+    /// writes objects of that kind.
+    pub async fn claimed(&mut self, planned: &[Planned]) -> Result<Claimed> {
+        let mut claimed = Claimed::default();
+        for (kind, list) in [
+            (&catalog::VIRTUAL_SERVICE, &mut claimed.virtual_services),
+            (&catalog::CERTIFICATE, &mut claimed.certificates),
+            (&catalog::GATEWAY, &mut claimed.gateways),
+        ] {
+            let wanted = planned.iter().any(|p| {
+                catalog::by_resource(&p.archived.path.resource, &p.archived.path.group)
+                    == Some(kind)
+            });
+            if !wanted {
+                continue;
+            }
+            let Some(resource) = self.resolver.resolve(&self.kube.client, kind).await? else {
+                continue;
+            };
+            *list = self.list_all(&resource).await?;
+        }
+        Ok(claimed)
+    }
+
+    /// Every object of a resource in every namespace, paged, reads retried.
+    async fn list_all(&self, resource: &ApiResource) -> Result<Vec<Value>> {
+        let api = self.api(resource, None);
+        let mut params = ListParams::default().limit(500);
+        let mut items = Vec::new();
+        loop {
+            let page = retry::read(self.backoff, || api.list(&params))
+                .await
+                .kube_context(|| format!("list {}", resource.plural))?;
+            items.extend(
+                page.items
+                    .into_iter()
+                    .filter_map(|o| serde_json::to_value(o).ok()),
+            );
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => return Ok(items),
+            }
+        }
+    }
+
     async fn plan_namespace(&mut self, source: &str, target: &str) -> Result<()> {
         if self.targets.contains_key(target) {
             return Ok(());
@@ -248,6 +297,45 @@ impl<'a> Restorer<'a> {
             Some(ns) => Api::namespaced_with(self.kube.client.clone(), ns, resource),
             None => Api::all_with(self.kube.client.clone(), resource),
         }
+    }
+
+    /// The plan's conflicts with what the cluster holds, recorded on each object; how many.
+    pub fn find_conflicts(&self, planned: &mut [Planned], claimed: &Claimed) -> usize {
+        let mut found = 0;
+        for p in planned.iter_mut() {
+            if p.before.is_some() && self.options.existing == Existing::Skip {
+                continue; // left as it is: nothing to conflict
+            }
+            let candidate = Candidate {
+                group: &p.archived.path.group,
+                kind: p.archived.kind(),
+                namespace: p.target_ns.as_deref().unwrap_or(""),
+                name: &p.archived.path.name,
+                object: &p.archived.object,
+            };
+            p.conflicts = conflicts::find(&candidate, claimed);
+            found += p.conflicts.len();
+        }
+        found
+    }
+
+    /// The plan, not written because of conflicts: each conflicting object named, the rest held.
+    pub fn hold(&self, planned: Vec<Planned>) -> Vec<ObjectResult> {
+        planned
+            .into_iter()
+            .map(|p| {
+                let ns = p.target_ns.as_deref();
+                let mut result = if p.conflicts.is_empty() {
+                    ObjectResult::new(p.archived.kind(), ns, &p.archived.path.name, Outcome::Skipped)
+                        .with("not written: the restore found conflicts (see them; --host-map or --allow-conflicts)")
+                } else {
+                    ObjectResult::new(p.archived.kind(), ns, &p.archived.path.name, Outcome::Conflict)
+                        .with(p.conflicts.join("; "))
+                };
+                result.rewrites = p.rewrites;
+                result
+            })
+            .collect()
     }
 
     /// Writes the plan: the missing namespaces, then every object in order.
@@ -291,6 +379,7 @@ impl<'a> Restorer<'a> {
         let Planned {
             archived,
             rewrites,
+            conflicts,
             by_flag,
             target_ns,
             resource,
@@ -299,38 +388,42 @@ impl<'a> Restorer<'a> {
         let Archived { path, mut object } = archived;
         let kind = object["kind"].as_str().unwrap_or("").to_string();
         let ns = target_ns.as_deref();
-        let admitted_note = by_flag.map(|flag| format!("admitted by --allow-kind {flag}"));
-        if let Some(ns) = ns
+        let mut result = if let Some(ns) = ns
             && self.absent_in_dry_run.contains(ns)
         {
-            let mut result = ObjectResult::new(&kind, Some(ns), &path.name, Outcome::Created)
-                .with("namespace does not exist yet: not checked by the server's dry run");
-            result.rewrites = rewrites;
-            return result;
-        }
-        let api = self.api(&resource, ns);
-        let mut result = match before {
-            None => {
-                self.fix_owners(&mut object, ns).await;
-                self.create(&api, &kind, ns, &path.name, &object).await
-            }
-            Some(_) if self.options.existing == Existing::Skip => {
-                ObjectResult::new(&kind, ns, &path.name, Outcome::Skipped)
-                    .with("exists (--existing update overwrites)")
-            }
-            Some(before) => {
-                self.fix_owners(&mut object, ns).await;
-                self.update(&api, &kind, ns, &path.name, object, before)
-                    .await
+            ObjectResult::new(&kind, Some(ns), &path.name, Outcome::Created)
+                .with("namespace does not exist yet: not checked by the server's dry run")
+        } else {
+            let api = self.api(&resource, ns);
+            match before {
+                None => {
+                    self.fix_owners(&mut object, ns).await;
+                    self.create(&api, &kind, ns, &path.name, &object).await
+                }
+                Some(_) if self.options.existing == Existing::Skip => {
+                    ObjectResult::new(&kind, ns, &path.name, Outcome::Skipped)
+                        .with("exists (--existing update overwrites)")
+                }
+                Some(before) => {
+                    self.fix_owners(&mut object, ns).await;
+                    self.update(&api, &kind, ns, &path.name, object, before)
+                        .await
+                }
             }
         };
         result.rewrites = rewrites;
-        if let Some(note) = admitted_note {
-            result.message = Some(match result.message.take() {
-                Some(m) => format!("{note}; {m}"),
-                None => note,
-            });
-        }
+        let notes = by_flag
+            .map(|flag| format!("admitted by --allow-kind {flag}"))
+            .into_iter()
+            .chain((!conflicts.is_empty()).then(|| {
+                format!(
+                    "conflict allowed (--allow-conflicts): {}",
+                    conflicts.join("; ")
+                )
+            }))
+            .chain(result.message.take());
+        let message = notes.collect::<Vec<_>>().join("; ");
+        result.message = (!message.is_empty()).then_some(message);
         result
     }
 

@@ -8,6 +8,7 @@
 pub mod admit;
 pub mod apply;
 pub mod archive;
+pub mod conflicts;
 pub mod options;
 pub mod report;
 pub mod rewrite;
@@ -86,9 +87,19 @@ pub async fn run(args: &RestoreArgs, flags: &KubeFlags, out: &mut Out) -> Result
     let progress = sealos_shared::progress::spinner("planning the restore");
     let planned = restorer.plan(&copy.index, admitted).await;
     progress.finish_and_clear();
-    let (planned, failed) = planned?;
+    let (mut planned, failed) = planned?;
     results.extend(failed);
-    results.extend(restorer.apply(planned).await);
+    let claimed = restorer.claimed(&planned).await?;
+    let conflicts = restorer.find_conflicts(&mut planned, &claimed);
+    if conflicts > 0 && !options.allow_conflicts {
+        // Nothing is written: a partial clone beside the original is worse than none.
+        notes.push(format!(
+            "{conflicts} conflict(s) with objects the cluster holds: nothing was written (--host-map OLD=NEW moves external hosts; --allow-conflicts writes anyway)"
+        ));
+        results.extend(restorer.hold(planned));
+    } else {
+        results.extend(restorer.apply(planned).await);
+    }
 
     results.sort_by_key(|r| r.result);
     let report = Report {

@@ -48,6 +48,11 @@ pub struct RestoreArgs {
     /// Certificate DNS names); repeatable. Without it external hosts are never changed.
     #[arg(long, value_delimiter = ',', value_name = "OLD=NEW")]
     pub host_map: Vec<String>,
+    /// Write even where a restored object conflicts with one the cluster holds (the same external
+    /// host on the same gateway, the same certificate Secret, the same Gateway host and port).
+    /// Without it a conflict stops the restore before any write.
+    #[arg(long)]
+    pub allow_conflicts: bool,
     /// Objects that already exist: skip them, or update them.
     #[arg(long, value_enum, default_value_t)]
     pub existing: Existing,
@@ -118,6 +123,7 @@ pub struct Options {
     pub parts: BTreeSet<Part>,
     pub allow_kinds: Vec<AllowKind>,
     pub existing: Existing,
+    pub allow_conflicts: bool,
     pub dry_run: bool,
 }
 
@@ -175,6 +181,7 @@ impl RestoreArgs {
             parts: self.include.iter().copied().collect(),
             allow_kinds,
             existing: self.existing,
+            allow_conflicts: self.allow_conflicts,
             dry_run: self.dry_run,
         })
     }
