@@ -248,3 +248,95 @@ async fn a_clone_routes_to_itself_under_its_own_hosts() {
         .unwrap();
     assert_eq!(original["spec"], policy()["spec"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_of_v1beta1_objects_restores_at_the_served_version() {
+    let cluster = sandbox("sealos").await;
+    let dir = tempfile::tempdir().unwrap();
+    let taken = dir.path().join("b.tar.gz");
+    let taken_text = taken.display().to_string();
+    let (exit, _) = run_json(
+        Some(&cluster),
+        &[
+            "create",
+            "--output",
+            &taken_text,
+            "-n",
+            "ns-alice",
+            "--include",
+            "istio",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(exit, Exit::Ok);
+    // As if taken where Istio served v1beta1: the objects and index.json say so (no index object).
+    let old = dir.path().join("old.tar.gz");
+    let sums = std::cell::RefCell::new(std::collections::BTreeMap::<String, (u64, String)>::new());
+    rewrite(&taken, &old, |name, data| {
+        let mut value: Value = serde_json::from_slice(&data).unwrap();
+        if name == "index.json" {
+            for entry in value["entries"].as_array_mut().unwrap() {
+                let (size, sha) = sums.borrow()[entry["path"].as_str().unwrap()].clone();
+                entry["size"] = json!(size);
+                entry["sha256"] = json!(sha);
+            }
+            for r in value["resources"].as_array_mut().unwrap() {
+                if r["group"] == json!("networking.istio.io") {
+                    r["version"] = json!("v1beta1");
+                }
+            }
+        } else if value["apiVersion"] == json!("networking.istio.io/v1") {
+            value["apiVersion"] = json!("networking.istio.io/v1beta1");
+        }
+        let bytes = serde_json::to_vec(&value).unwrap();
+        let mut hashing = sealos_shared::archive::writer::Hashing::new(std::io::sink());
+        std::io::Write::write_all(&mut hashing, &bytes).unwrap();
+        let (_, size, sha) = hashing.finish();
+        sums.borrow_mut().insert(name.to_string(), (size, sha));
+        Some(bytes)
+    });
+    let old_text = old.display().to_string();
+    let target = sandbox("empty").await;
+    let mark = target.request_log().len();
+    let audit = dir.path().join("audit.jsonl").display().to_string();
+    let (exit, report) = run_json(
+        Some(&target),
+        &["restore", &old_text, "--audit-log", &audit, "-o", "json"],
+    )
+    .await;
+    assert_eq!(exit, Exit::Ok, "{report}");
+    assert_schema("restore", &report);
+    let vs = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == json!("VirtualService"))
+        .unwrap();
+    assert_eq!(vs["result"], json!("created"), "{report}");
+    assert_eq!(
+        vs["rewrites"][0],
+        json!({"field": "apiVersion", "from": "networking.istio.io/v1beta1", "to": "networking.istio.io/v1"})
+    );
+    let requests = target.request_log().since(mark);
+    assert!(
+        requests
+            .iter()
+            .all(|r| !r.path.starts_with("/apis/networking.istio.io/v1beta1/")),
+        "a request at the archived version"
+    );
+    assert!(requests.iter().any(|r| {
+        r.is_write()
+            && r.path
+                .starts_with("/apis/networking.istio.io/v1/namespaces/ns-alice/virtualservices")
+    }));
+    assert_eq!(
+        target
+            .objects("networking.istio.io", "virtualservices", Some("ns-alice"))
+            .len(),
+        cluster
+            .objects("networking.istio.io", "virtualservices", Some("ns-alice"))
+            .len()
+    );
+}

@@ -627,7 +627,7 @@ async fn a_change_after_the_plan_is_a_conflict_not_overwritten() {
     };
     let audit = AuditLog::new(Some(&dir.path().join("audit.jsonl"))).unwrap();
     let mut restorer = Restorer::new(&kube, &options, &audit, Default::default());
-    let (planned, failed) = restorer.plan(&copy.index, vec![(vs, None)]).await.unwrap();
+    let (planned, failed) = restorer.plan(vec![(vs, None)]).await.unwrap();
     assert!(failed.is_empty());
     // Between the plan and the write, a controller (or a colleague) changes it.
     cluster

@@ -10,7 +10,6 @@ use kube::discovery::Scope;
 use sealos_shared::Result;
 use sealos_shared::archive::catalog;
 use sealos_shared::archive::clean::clean;
-use sealos_shared::archive::index::Index;
 use sealos_shared::archive::path::EntryPath;
 use sealos_shared::archive::resolve::{Resolver, fixed};
 use sealos_shared::audit::{AuditLog, ObjectRef, Record};
@@ -24,6 +23,7 @@ use super::conflicts::{self, Candidate, Claimed};
 use super::options::{Existing, Options, valid_version};
 use super::report::{ObjectResult, Outcome};
 use super::rewrite::{Rewrite, Rewriter};
+use super::version;
 use crate::MANAGER;
 
 /// One admitted object and what the plan found for it.
@@ -87,34 +87,40 @@ impl<'a> Restorer<'a> {
     /// resource the cluster does not serve come back as failures.
     pub async fn plan(
         &mut self,
-        index: &Index,
         admitted: Vec<(Archived, Option<String>)>,
     ) -> Result<(Vec<Planned>, Vec<ObjectResult>)> {
         let mut planned = Vec::new();
         let mut failed = Vec::new();
-        for (archived, by_flag) in admitted {
-            let path = &archived.path;
-            let target_ns = path
+        for (mut archived, by_flag) in admitted {
+            let target_ns = archived
+                .path
                 .namespace
                 .as_deref()
                 .map(|ns| self.options.target_ns(ns));
-            let fail = |why: String| {
+            let fail = |archived: &Archived, why: String| {
                 ObjectResult::new(
                     archived.kind(),
                     target_ns.as_deref(),
-                    &path.name,
+                    &archived.path.name,
                     Outcome::Failed,
                 )
                 .with(why)
             };
-            let resource = match self.served(index, &archived).await? {
+            let resource = match self.served(&archived).await? {
                 Ok(resource) => resource,
                 Err(why) => {
-                    failed.push(fail(why));
+                    failed.push(fail(&archived, why));
                     continue;
                 }
             };
-            if let (Some(source), Some(target)) = (&path.namespace, &target_ns) {
+            let converted = match version::to_served(&mut archived.object, &resource) {
+                Ok(converted) => converted,
+                Err(why) => {
+                    failed.push(fail(&archived, why));
+                    continue;
+                }
+            };
+            if let (Some(source), Some(target)) = (&archived.path.namespace, &target_ns) {
                 self.plan_namespace(source, target).await?;
             }
             let before = if target_ns
@@ -124,15 +130,14 @@ impl<'a> Restorer<'a> {
                 None
             } else {
                 let api = self.api(&resource, target_ns.as_deref());
-                match retry::read(self.backoff, || api.get_opt(&path.name)).await {
+                match retry::read(self.backoff, || api.get_opt(&archived.path.name)).await {
                     Ok(found) => found.and_then(|b| serde_json::to_value(b).ok()),
                     Err(e) => {
-                        failed.push(fail(describe(&e)));
+                        failed.push(fail(&archived, describe(&e)));
                         continue;
                     }
                 }
             };
-            let mut archived = archived;
             if let Some(ns) = &target_ns {
                 archived.object["metadata"]["namespace"] = json!(ns);
             }
@@ -141,7 +146,8 @@ impl<'a> Restorer<'a> {
                 hosts: &self.options.hosts,
             };
             let kind = archived.kind().to_string();
-            let rewrites = rewriter.rewrite(&archived.path.group, &kind, &mut archived.object);
+            let mut rewrites: Vec<Rewrite> = converted.into_iter().collect();
+            rewrites.extend(rewriter.rewrite(&archived.path.group, &kind, &mut archived.object));
             planned.push(Planned {
                 archived,
                 rewrites,
@@ -159,7 +165,6 @@ impl<'a> Restorer<'a> {
     /// other (operator-admitted) kinds by discovery alone — never a URL made from archive words.
     async fn served(
         &mut self,
-        index: &Index,
         archived: &Archived,
     ) -> Result<std::result::Result<ApiResource, String>> {
         let path = &archived.path;
@@ -178,19 +183,8 @@ impl<'a> Restorer<'a> {
         };
         let found = match catalog::by_resource(&path.resource, &path.group) {
             Some(known) => match self.resolver.resolve(&self.kube.client, known).await? {
-                // The archived version (checked well-formed); serving another is issue 22's.
-                Some(_) => Ok(index
-                    .head
-                    .resources
-                    .iter()
-                    .find(|r| r.resource == path.resource && r.group == path.group)
-                    .map(|r| {
-                        ApiResource::from_gvk_with_plural(
-                            &GroupVersionKind::gvk(&r.group, &r.version, &r.kind),
-                            known.plural,
-                        )
-                    })
-                    .unwrap_or_else(|| fixed(known))),
+                // The version discovery recommends; `version::to_served` converts the object.
+                Some(served) => Ok(served),
                 None => Err(unserved()),
             },
             None => {

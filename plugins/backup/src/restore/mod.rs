@@ -12,6 +12,7 @@ pub mod conflicts;
 pub mod options;
 pub mod report;
 pub mod rewrite;
+pub mod version;
 pub mod wellformed;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,7 +86,7 @@ pub async fn run(args: &RestoreArgs, flags: &KubeFlags, out: &mut Out) -> Result
     let kube = flags.connect().await?;
     let mut restorer = Restorer::new(&kube, &options, &audit, namespaces);
     let progress = sealos_shared::progress::spinner("planning the restore");
-    let planned = restorer.plan(&copy.index, admitted).await;
+    let planned = restorer.plan(admitted).await;
     progress.finish_and_clear();
     let (mut planned, failed) = planned?;
     results.extend(failed);
