@@ -95,13 +95,7 @@ fn host_claims(vs: &Value, ns: &str) -> BTreeSet<(String, String)> {
         .flatten()
         .filter_map(Value::as_str)
         .filter(|g| *g != "mesh")
-        .map(|g| {
-            if g.contains('/') {
-                g.to_string()
-            } else {
-                format!("{ns}/{g}")
-            }
-        })
+        .map(|g| gateway_key(g, ns))
         .collect();
     let hosts: Vec<&str> = vs["spec"]["hosts"]
         .as_array()
@@ -114,6 +108,18 @@ fn host_claims(vs: &Value, ns: &str) -> BTreeSet<(String, String)> {
         .iter()
         .flat_map(|g| hosts.iter().map(move |h| (g.clone(), h.to_string())))
         .collect()
+}
+
+/// `ns/name` of a gateway reference from a VirtualService in `ns`: `ns/name`, the legacy
+/// `name.ns[.svc.cluster.local]`, or a bare name in the VirtualService's namespace.
+fn gateway_key(reference: &str, ns: &str) -> String {
+    if let Some((gw_ns, name)) = reference.split_once('/') {
+        return format!("{gw_ns}/{name}");
+    }
+    match reference.split('.').collect::<Vec<_>>().as_slice() {
+        [name, gw_ns, ..] => format!("{gw_ns}/{name}"),
+        _ => format!("{ns}/{reference}"),
+    }
 }
 
 /// (port, host) pairs a Gateway serves (a server's `ns/host` counts by its host).
@@ -216,6 +222,20 @@ mod tests {
                 &claimed
             )
             .is_empty()
+        );
+        let legacy = vs(
+            "ns-alice2",
+            "x",
+            "dbadmin-test.cloud.sealos.io",
+            "sealos-gateway.istio-system.svc.cluster.local",
+        );
+        assert_eq!(
+            find(
+                &candidate("VirtualService", "networking.istio.io", &legacy),
+                &claimed
+            )
+            .len(),
+            1
         );
         let mesh = vs("ns-alice2", "x", "dbadmin-test.cloud.sealos.io", "mesh");
         assert!(

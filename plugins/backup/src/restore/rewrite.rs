@@ -122,10 +122,11 @@ impl Rewriter<'_> {
         match holds {
             Holds::Host => self.host(text),
             Holds::Namespace => self.namespaces.get(text).cloned(),
-            Holds::GatewayRef => {
-                let (ns, name) = text.split_once('/')?;
-                Some(format!("{}/{name}", self.namespaces.get(ns)?))
-            }
+            Holds::GatewayRef => match text.split_once('/') {
+                Some((ns, name)) => Some(format!("{}/{name}", self.namespaces.get(ns)?)),
+                // The legacy form `name.ns.svc.cluster.local` names a gateway too.
+                None => self.in_cluster(text),
+            },
             Holds::ServerHost => match text.split_once('/') {
                 Some((ns, host)) => {
                     let ns = self.namespaces.get(ns).map_or(ns, String::as_str);
@@ -151,6 +152,11 @@ impl Rewriter<'_> {
 
     /// A Service host in a mapped namespace moves with it; an external host only by `--host-map`.
     fn host(&self, host: &str) -> Option<String> {
+        self.in_cluster(host).or_else(|| self.external(host))
+    }
+
+    /// `name.ns`, `name.ns.svc`, `name.ns.svc.cluster.local` with `ns` mapped.
+    fn in_cluster(&self, host: &str) -> Option<String> {
         let labels: Vec<&str> = host.split('.').collect();
         if let [name, ns, rest @ ..] = labels.as_slice()
             && matches!(rest, [] | ["svc"] | ["svc", "cluster", "local"])
@@ -160,7 +166,7 @@ impl Rewriter<'_> {
             out.extend(rest);
             return Some(out.join("."));
         }
-        self.external(host)
+        None
     }
 
     /// `--host-map`, by suffix, the longest OLD first.
@@ -224,7 +230,7 @@ mod tests {
         let none = HostMap::new();
         let mut vs = json!({"spec": {
             "hosts": ["dbadmin-test.cloud.sealos.io", "dbadmin-test.ns-alice.svc.cluster.local"],
-            "gateways": ["istio-system/sealos-gateway", "ns-alice/own", "mesh"],
+            "gateways": ["istio-system/sealos-gateway", "ns-alice/own", "mesh", "gw.ns-alice.svc.cluster.local"],
             "exportTo": [".", "ns-alice"],
             "http": [{
                 "route": [
@@ -250,7 +256,12 @@ mod tests {
         );
         assert_eq!(
             spec["gateways"],
-            json!(["istio-system/sealos-gateway", "ns-alice2/own", "mesh"])
+            json!([
+                "istio-system/sealos-gateway",
+                "ns-alice2/own",
+                "mesh",
+                "gw.ns-alice2.svc.cluster.local"
+            ])
         );
         assert_eq!(spec["exportTo"], json!([".", "ns-alice2"]));
         let hosts: Vec<&str> = spec["http"][0]["route"]
@@ -273,7 +284,7 @@ mod tests {
             spec["http"][0]["mirror"]["host"],
             json!("m.ns-alice2.svc.cluster.local")
         );
-        assert_eq!(done.len(), 7, "{done:?}");
+        assert_eq!(done.len(), 8, "{done:?}");
         assert_eq!(done[0].field, "spec.hosts[1]");
         assert!(
             done.iter()
