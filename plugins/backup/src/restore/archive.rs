@@ -36,7 +36,7 @@ impl Archived {
 }
 
 /// The verified copy.
-pub struct Copy {
+pub struct Verified {
     /// The archive as the user named it (or the one an index object names).
     pub display: String,
     pub index: Index,
@@ -45,7 +45,7 @@ pub struct Copy {
 }
 
 /// Fetches, reads once, verifies; any problem is exit 2 with nothing applied.
-pub async fn read(archive: &str, key: Option<&Path>) -> Result<Copy> {
+pub async fn read(archive: &str, key: Option<&Path>) -> Result<Verified> {
     let identities = key.map(crypt::read_identities).transpose()?;
     let fetched = location::fetch(archive).await?;
     // An index object's signature (`--trusted-signers`) is checked here, on `fetched.summary`,
@@ -62,7 +62,7 @@ fn read_blocking(
     fetched: &Fetched,
     identities: Option<Vec<crypt::Identity>>,
     key_given: bool,
-) -> Result<Copy> {
+) -> Result<Verified> {
     let bytes = read_bounded(&fetched.path)?;
     let encrypted = bytes.starts_with(crypt::AGE_MAGIC);
     crypt::expect_encrypted(encrypted, key_given, &fetched.display)?;
@@ -121,7 +121,7 @@ fn read_blocking(
             shorten(&malformed)
         )));
     }
-    Ok(Copy {
+    Ok(Verified {
         display: fetched.display.clone(),
         index,
         objects,
