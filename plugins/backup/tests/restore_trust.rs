@@ -11,8 +11,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use kubectl_sealos_backup::restore::apply::Restorer;
 use kubectl_sealos_backup::restore::report::Outcome;
+use kubectl_sealos_backup::restore::restorer::Restorer;
 use kubectl_sealos_backup::restore::{Existing, Options, archive};
 use sealos_sandbox::Sandbox;
 use sealos_shared::Exit;

@@ -6,14 +6,16 @@
 //! refused / failed / conflict / created / updated / unchanged / skipped (`report`).
 
 pub mod admit;
-pub mod apply;
 pub mod archive;
 pub mod conflicts;
 pub mod options;
+pub mod plan;
 pub mod report;
+pub mod restorer;
 pub mod rewrite;
 pub mod version;
 pub mod wellformed;
+pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,9 +26,9 @@ use sealos_shared::output::Out;
 use sealos_shared::{Exit, Result};
 
 use admit::{Admission, Verdict};
-use apply::Restorer;
 pub use options::{AllowKind, Existing, Options, RestoreArgs};
 use report::{Allowed, ObjectResult, Outcome, Report};
+use restorer::Restorer;
 
 pub async fn run(args: &RestoreArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
     let mut options = args.options()?;
