@@ -65,6 +65,10 @@ impl Restorer<'_> {
             before,
         } = planned;
         let Archived { path, mut object } = archived;
+        // What the server sets (uid, resourceVersion, status, ...) is never sent: backup cleans it
+        // away, and an archive that still carries it would turn a create into a refusal or make
+        // its own precondition.
+        clean(&mut object, |_, _| true);
         let kind = object["kind"].as_str().unwrap_or("").to_string();
         let ns = target_ns.as_deref();
         let mut result = if let Some(ns) = ns
