@@ -31,6 +31,7 @@ pub const MANAGER: &str = "kubectl-sealos-backup";
         "kubectl sealos backup list --s3 s3://sealos-backups/sealos-istio",
         "kubectl sealos backup verify /backup/sealos-istio/sealos-backup-20261125T191800Z.tar.gz",
         "kubectl sealos backup restore ARCHIVE --dry-run --namespace-map ns-old=ns-new",
+        "kubectl sealos backup restore ARCHIVE -n ns-a --namespace-map ns-a=ns-b --host-map cloud.sealos.io=clone.sealos.io",
         "kubectl sealos backup prune --s3 s3://sealos-backups/sealos-istio --keep 14",
     ]),
 )]
@@ -55,9 +56,11 @@ pub enum Command {
     ///
     /// Exit 0 sound, 1 a mismatch (named), 2 could not read it.
     Verify(verify::VerifyArgs),
-    /// Verify, then server-side apply an archive's objects in dependency order.
+    /// Verify, then write an archive's objects in dependency order: only the kinds backup makes
+    /// (and those named by --allow-kind), references following --namespace-map.
     ///
-    /// Exit 0 all applied, 1 an object failed, 2 could not restore (bad archive, no cluster).
+    /// Exit 0 all applied, 1 an object refused, failed or in conflict, 2 could not restore (bad or
+    /// malformed archive, no cluster; nothing written).
     Restore(restore::RestoreArgs),
     /// Delete old complete backups: keep the newest N, or those younger than a duration.
     Prune(prune::PruneArgs),

@@ -58,6 +58,7 @@ pub async fn check(archive: &str, key: Option<&Path>) -> Result<(Report, Option<
         problems: Vec::new(),
         notes: Vec::new(),
     };
+    crypt::expect_encrypted(encrypted, identities.is_some(), &fetched.display)?;
     if encrypted && identities.is_none() {
         return Err(Error::usage(format!(
             "{} is encrypted with age: pass --decrypt-key FILE",

@@ -12,6 +12,8 @@ use std::collections::BTreeSet;
 use clap::ValueEnum;
 use serde::Serialize;
 
+use serde_json::Value;
+
 use crate::error::{Error, Result};
 
 /// `--include`: the three parts of the configuration.
@@ -174,6 +176,42 @@ pub fn by_resource(resource: &str, group: &str) -> Option<&'static Kind> {
         .find(|k| k.plural == resource && k.group == group)
 }
 
+/// The kind of an object's group and kind, if the suite knows it.
+pub fn by_kind(group: &str, kind: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.kind == kind && k.group == group)
+}
+
+/// Objects every cluster makes by itself (the token controller's ServiceAccount token Secrets,
+/// the root CA ConfigMap in every namespace): never backed up, never restored — a restored token
+/// Secret would have the cluster mint a credential. The reason, for restore's finding.
+pub fn made_by_cluster(kind: &Kind, name: &str, object: &Value) -> Option<&'static str> {
+    if *kind == SECRET && object["type"].as_str() == Some("kubernetes.io/service-account-token") {
+        Some(
+            "a ServiceAccount token Secret is made by the cluster and would mint a credential; backup never takes one",
+        )
+    } else if *kind == CONFIG_MAP && name == "kube-root-ca.crt" {
+        Some("kube-root-ca.crt is made by the cluster in every namespace; backup never takes it")
+    } else {
+        None
+    }
+}
+
+/// The sources `backup create` could have taken an object of `kind` in `namespace` (None:
+/// cluster-scoped) from. Empty: backup never takes such an object, so restore must not apply it.
+/// The Namespace objects are not here: backup takes those of the namespaces it took objects from.
+pub fn sources_covering(kind: &Kind, namespace: Option<&str>) -> Vec<Source> {
+    catalogue()
+        .into_iter()
+        .filter(|s| s.kind == *kind)
+        .filter(|s| match (&s.scope, namespace) {
+            (Scope::In(ns), Some(found)) => *ns == found,
+            (Scope::Everywhere | Scope::CertificateSecrets, Some(_)) => true,
+            (Scope::Cluster, None) => true,
+            _ => false,
+        })
+        .collect()
+}
+
 /// Where a source reads from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -306,6 +344,42 @@ mod tests {
         assert_eq!(gateways.len(), 1);
         assert_eq!(gateways[0].scope, Scope::Everywhere);
         assert!(select(&[Part::Sealos], &["gateways".into()], false).is_err());
+    }
+
+    #[test]
+    fn what_backup_takes_from_where() {
+        assert_eq!(
+            sources_covering(&DEPLOYMENT, Some("sealos-system")).len(),
+            1
+        );
+        assert!(sources_covering(&DEPLOYMENT, Some("kube-system")).is_empty());
+        assert!(sources_covering(&CONFIG_MAP, Some("kube-system")).is_empty());
+        let secrets = sources_covering(&SECRET, Some("istio-system"));
+        assert!(secrets.iter().any(|s| s.scope == Scope::In("istio-system")));
+        let elsewhere = sources_covering(&SECRET, Some("ns-alice"));
+        assert_eq!(elsewhere.len(), 1);
+        assert_eq!(elsewhere[0].scope, Scope::CertificateSecrets);
+        assert_eq!(sources_covering(&CLUSTER_ISSUER, None).len(), 1);
+        assert!(sources_covering(&CLUSTER_ISSUER, Some("ns-alice")).is_empty());
+        assert!(sources_covering(&GATEWAY, None).is_empty());
+        assert!(
+            made_by_cluster(
+                &SECRET,
+                "t",
+                &serde_json::json!({"type": "kubernetes.io/service-account-token"})
+            )
+            .is_some()
+        );
+        assert!(
+            made_by_cluster(
+                &SECRET,
+                "t",
+                &serde_json::json!({"type": "kubernetes.io/tls"})
+            )
+            .is_none()
+        );
+        assert_eq!(by_kind("apps", "Deployment"), Some(&DEPLOYMENT));
+        assert_eq!(by_kind("", "Pod"), None);
     }
 
     #[test]

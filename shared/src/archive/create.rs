@@ -711,9 +711,7 @@ impl Walk<'_> {
 
 /// Objects that exist on every cluster by themselves and must not be restored over.
 fn skipped(kind: &Kind, name: &str, object: &Value) -> bool {
-    (*kind == catalog::SECRET
-        && object["type"].as_str() == Some("kubernetes.io/service-account-token"))
-        || (*kind == catalog::CONFIG_MAP && name == "kube-root-ca.crt")
+    catalog::made_by_cluster(kind, name, object).is_some()
 }
 
 #[cfg(test)]

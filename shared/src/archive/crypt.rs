@@ -147,6 +147,18 @@ pub fn open<R: Read + Send + 'static>(
     Ok(Box::new(reader))
 }
 
+/// Refuses a plaintext archive when a decryption key was given: whoever expects an encrypted
+/// archive and finds a plain one may be looking at a replacement (a downgrade), not at the backup.
+pub fn expect_encrypted(encrypted: bool, key_given: bool, archive: &str) -> Result<()> {
+    if key_given && !encrypted {
+        return Err(Error::usage(format!(
+            "{archive} is not encrypted, but --decrypt-key was given: refusing a plaintext archive \
+             where an encrypted one was expected (drop --decrypt-key only if the backup was made without --encrypt-to)"
+        )));
+    }
+    Ok(())
+}
+
 /// True when `path` starts with the age header.
 pub fn is_encrypted_file(path: &Path) -> Result<bool> {
     let mut file =
@@ -185,6 +197,18 @@ mod tests {
         assert_eq!(plain, "the archive");
         let refused = open(std::io::Cursor::new(bytes), None).err().unwrap();
         assert!(refused.to_string().contains("--decrypt-key"));
+    }
+
+    #[test]
+    fn a_plain_archive_is_refused_when_a_key_says_encrypted() {
+        let err = expect_encrypted(false, true, "b.tar.gz").unwrap_err();
+        assert!(
+            err.to_string().contains("refusing a plaintext archive"),
+            "{err}"
+        );
+        assert_eq!(err.exit(), crate::Exit::Failure);
+        assert!(expect_encrypted(true, true, "b.tar.gz.age").is_ok());
+        assert!(expect_encrypted(false, false, "b.tar.gz").is_ok());
     }
 
     #[test]

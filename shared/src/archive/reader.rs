@@ -1,5 +1,6 @@
 //! Reading an archive back, streaming: `verify` checks every entry against `index.json`;
-//! `for_each_object` hands out the objects one at a time (restore).
+//! `verify_keeping` does the same and keeps the entries it checked (restore applies those very
+//! bytes); `for_each_object` hands out the objects one at a time.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -46,6 +47,31 @@ struct Seen {
 /// object parses and sits at the path its identity gives, `index.json` is the last entry and lists
 /// exactly the entries present with their sizes and SHA-256, and its counts agree.
 pub fn verify(input: impl Read) -> Verification {
+    verify_into(input, None)
+}
+
+/// The object entries `verify_keeping` kept: (entry path, bytes) in archive order.
+pub type Kept = Vec<(String, Vec<u8>)>;
+
+/// `verify`, keeping every object entry's bytes (at most `limit` in all: past it, a problem and
+/// nothing more is read). What was verified is what the caller gets: no second read.
+pub fn verify_keeping(input: impl Read, limit: u64) -> (Verification, Kept) {
+    let mut keep = Keep {
+        entries: Vec::new(),
+        bytes: 0,
+        limit,
+    };
+    let report = verify_into(input, Some(&mut keep));
+    (report, keep.entries)
+}
+
+struct Keep {
+    entries: Kept,
+    bytes: u64,
+    limit: u64,
+}
+
+fn verify_into(input: impl Read, mut keep: Option<&mut Keep>) -> Verification {
     let mut report = Verification::default();
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let mut counted: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -110,16 +136,19 @@ pub fn verify(input: impl Read) -> Verification {
             Err(problem) => report.problems.push(problem),
         }
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        if seen
-            .insert(
-                path.clone(),
-                Seen {
-                    size: bytes.len() as u64,
-                    sha256,
-                },
-            )
-            .is_some()
-        {
+        let size = bytes.len() as u64;
+        if let Some(keep) = keep.as_deref_mut() {
+            keep.bytes += size;
+            if keep.bytes > keep.limit {
+                report.problems.push(format!(
+                    "the archive holds more than {} bytes of objects, more than any configuration backup",
+                    keep.limit
+                ));
+                return report;
+            }
+            keep.entries.push((path.clone(), bytes));
+        }
+        if seen.insert(path.clone(), Seen { size, sha256 }).is_some() {
             report.problems.push(format!("entry {path}: appears twice"));
         }
     }
@@ -351,6 +380,25 @@ mod tests {
         })
         .unwrap();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn verify_keeping_gives_the_bytes_it_checked_within_a_bound() {
+        let bytes = archive();
+        let (report, kept) = verify_keeping(bytes.as_slice(), 1024 * 1024);
+        assert!(report.ok(), "{:?}", report.problems);
+        let names: Vec<&str> = kept.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(names.len(), 3);
+        assert!(names[0].ends_with("/a.json"), "{names:?}");
+        let object: Value = serde_json::from_slice(&kept[1].1).unwrap();
+        assert_eq!(object["data"]["k"], json!("b"));
+        let (report, _) = verify_keeping(bytes.as_slice(), 10);
+        assert!(!report.ok());
+        assert!(
+            report.problems[0].contains("more than 10 bytes"),
+            "{:?}",
+            report.problems
+        );
     }
 
     #[test]
