@@ -63,6 +63,10 @@ pub struct RestoreArgs {
     /// The age identity file for an encrypted archive.
     #[arg(long, value_name = "FILE")]
     pub decrypt_key: Option<PathBuf>,
+    /// Restore only an archive signed by a key in this allowed_signers file (see `verify`);
+    /// anything else is refused before any object is applied.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_signers: Option<PathBuf>,
     /// The audit log (default: $XDG_STATE_HOME/kubectl-sealos/audit.jsonl).
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
@@ -232,6 +236,7 @@ pub async fn run(args: &RestoreArgs, flags: &KubeFlags, out: &mut Out) -> Result
     let audit = AuditLog::new(args.audit_log.as_deref())?;
     let (verified, index, fetched) =
         crate::verify::check(&args.archive, args.decrypt_key.as_deref()).await?;
+    sealos_shared::archive::signing::require_trusted(args.trusted_signers.as_deref(), &fetched)?;
     let index = match index {
         Some(index) if verified.ok => index,
         _ => {
