@@ -237,6 +237,11 @@ impl S3 {
     /// object already there is an error: a backup never replaces another.
     pub async fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
         self.ensure_absent(key).await?;
+        self.put_if_none_match(key, bytes).await
+    }
+
+    /// The conditional PUT alone, without the HEAD before it (`put_new` is what to call).
+    pub async fn put_if_none_match(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
         let answer = self
             .client
             .put_object()

@@ -39,8 +39,8 @@ pub struct CreateArgs {
     /// Encrypt the whole archive for this age recipient (age1...); may be repeated.
     #[arg(long, value_name = "RECIPIENT")]
     pub encrypt_to: Vec<String>,
-    /// Sign the index object with this OpenSSH private key (ed25519, ECDSA P-256 or RSA, without
-    /// a passphrase), as `ssh-keygen -Y sign -n kubectl-sealos-backup` does: the signature goes
+    /// Sign the index object with this OpenSSH private key (ed25519 or ECDSA P-256, without a
+    /// passphrase), as `ssh-keygen -Y sign -n kubectl-sealos-backup` does: the signature goes
     /// beside it as NAME.index.json.sig, for `verify`/`restore --trusted-signers`.
     #[arg(long, value_name = "FILE")]
     pub sign_key: Option<PathBuf>,

@@ -30,7 +30,10 @@ pub fn signature_name(index_file: &str) -> String {
     format!("{index_file}.sig")
 }
 
-/// An OpenSSH private key (ed25519, ECDSA P-256 or RSA) that signs index objects.
+/// An OpenSSH private key (ed25519 or ECDSA P-256) that signs index objects. RSA keys verify
+/// (an archive signed by `ssh-keygen -Y sign` with one is accepted) but do not sign here:
+/// `ssh-key` 0.6 builds the RSA private key from `p` twice instead of `p` and `q`, so every RSA
+/// signature fails; its 0.7 fixes that and is not released yet.
 #[derive(Clone)]
 pub struct SigningKey {
     key: PrivateKey,
@@ -54,6 +57,11 @@ impl SigningKey {
                 "--sign-key {shown}: not an OpenSSH private key ({e}); ssh-keygen -t ed25519 -f FILE makes one"
             ))
         })?;
+        if matches!(key.algorithm(), ssh_key::Algorithm::Rsa { .. }) {
+            return Err(Error::usage(format!(
+                "--sign-key {shown}: RSA keys cannot sign backups here; use an ed25519 key (ssh-keygen -t ed25519) or ECDSA P-256 (archives signed with RSA by ssh-keygen -Y sign still verify)"
+            )));
+        }
         if key.is_encrypted() {
             return Err(Error::usage(format!(
                 "--sign-key {shown}: the key is protected by a passphrase, which this tool does not ask for; use a dedicated signing key without one, readable only by the backup job"
@@ -72,7 +80,7 @@ impl SigningKey {
             .sign(NAMESPACE, HashAlg::Sha512, message)
             .map_err(|e| {
                 Error::usage(format!(
-                    "--sign-key {}: cannot sign with this key ({e}): use ed25519, ecdsa-sha2-nistp256 or rsa",
+                    "--sign-key {}: cannot sign with this key ({e}): use ed25519 or ecdsa-sha2-nistp256",
                     self.path
                 ))
             })?;
