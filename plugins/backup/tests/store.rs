@@ -9,7 +9,7 @@ mod support;
 use std::path::Path;
 
 use sealos_sandbox::Sandbox;
-use sealos_shared::s3::S3;
+use sealos_shared::s3::{S3, Timeouts};
 use serde_json::{Value, json};
 use support::*;
 
@@ -239,23 +239,73 @@ async fn s3_writes_never_replace_an_object() {
         return s3_checks().await;
     }
     let moto = Moto::start();
+    let out = child(
+        "s3_writes_never_replace_an_object",
+        moto.env(),
+        &moto.bucket,
+    );
+    assert!(out.contains("s3 checks passed"), "{out}");
+}
+
+/// Runs the test `name` of this binary again in a child process with `env` (and `bucket` in
+/// SEALOS_TEST_S3_CHILD); its output, after asserting that it passed.
+fn child(name: &str, env: Vec<(String, String)>, bucket: &str) -> String {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "s3_writes_never_replace_an_object",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .envs(moto.env())
-        .env("SEALOS_TEST_S3_CHILD", &moto.bucket)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .envs(env)
+        .env("SEALOS_TEST_S3_CHILD", bucket)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("s3 checks passed"),
-        "{stdout}\n{}",
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(out.status.success(), "{text}");
+    text
+}
+
+/// A store that accepts connections and never answers: every request ends, with "timed out",
+/// instead of waiting forever (the SDK has no timeout of its own). Short timeouts here; the
+/// defaults are asserted in `sealos_shared::s3`'s unit tests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_store_times_out() {
+    if std::env::var("SEALOS_TEST_S3_CHILD").is_ok() {
+        let short = std::time::Duration::from_millis(500);
+        let timeouts = Timeouts {
+            connect: short,
+            small_attempt: short,
+            small_operation: short * 4,
+            large_attempt: short,
+            large_operation: short * 4,
+            idle: short,
+        };
+        let s3 = S3::connect_with("silent", timeouts).await.unwrap();
+        let err = s3.list("p/").await.unwrap_err().to_string();
+        assert!(err.contains("list s3://silent/p/: timed out"), "{err}");
+        let err = s3
+            .put_new("p/x", b"x".to_vec())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("timed out"), "{err}");
+        println!("silent checks passed");
+        return;
+    }
+    // Bound, never accepted: the kernel completes the handshake and the request goes unread.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let env = vec![
+        (
+            "AWS_ENDPOINT_URL".to_string(),
+            format!("http://{}", silent.local_addr().unwrap()),
+        ),
+        ("AWS_ACCESS_KEY_ID".into(), "AKIAEXAMPLE".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "secretsecretsecret".into()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+    ];
+    let out = child("a_silent_store_times_out", env, "silent");
+    assert!(out.contains("silent checks passed"), "{out}");
+    drop(silent);
 }
 
 async fn s3_checks() {
