@@ -395,10 +395,10 @@ async fn fetch_s3(text: &str) -> Result<Fetched> {
             summary,
         })
     } else if let Some(name) = summary_name(&file) {
-        // A missing or unreadable index object is reported by verify, not here; one that names
-        // a path, or is too large, stops it.
-        match s3.get_small(&url.key(&name), MAX_INDEX_OBJECT).await {
-            Ok(Some(bytes)) => {
+        // A missing or unparsable index object is reported by verify, not here; one that
+        // names a path, is too large or cannot be read stops it.
+        match s3.get_small(&url.key(&name), MAX_INDEX_OBJECT).await? {
+            Some(bytes) => {
                 let source = format!("index object {url}{name}");
                 Summary::parse(&bytes, &source)?
                     .ok()
@@ -408,9 +408,7 @@ async fn fetch_s3(text: &str) -> Result<Fetched> {
                         summary,
                     })
             }
-            Ok(None) => None,
-            Err(e) if e.to_string().contains("is larger than") => return Err(e),
-            Err(_) => None,
+            None => None,
         }
     } else {
         None
