@@ -250,6 +250,21 @@ async fn ssh_keygen_signatures_verify_with_ours_and_restore() {
     let (out, text, wrote) = restore(&target, &index, &allowed).await;
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(wrote, "a trusted restore wrote nothing: {text}");
+
+    // Pruning a signed backup takes its signature too.
+    create(&source, store.path(), &[]).await;
+    let argv = strings(&[
+        "prune",
+        "--output",
+        &store.path().display().to_string(),
+        "--keep",
+        "1",
+    ]);
+    let out = bin(argv.clone(), vec![]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&argv, &out));
+    assert!(!index.exists(), "{}", explain(&argv, &out));
+    let sig = PathBuf::from(format!("{}.sig", index.display()));
+    assert!(!sig.exists(), "the signature outlived its backup");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
