@@ -5,12 +5,16 @@
 //! path-style addressing. Checksums are only sent where S3 requires them, as S3-compatible servers
 //! do not all accept the newer flexible checksums; the backup carries its own SHA-256s anyway.
 //! HTTPS is rustls on ring. Errors name the bucket and key and never carry the secret key.
+//! Every wait is bounded (see `Timeouts`), and a backup's objects are written only where no
+//! object is (`put_new`, `complete_upload`): a backup never replaces another.
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -23,6 +27,58 @@ use crate::error::{Error, Result};
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 /// Parts of this size keep memory small and the part count far below S3's 10,000.
 pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// How long S3 requests may take. The SDK has no operation or attempt timeout by default: a store
+/// that accepts a connection and then says nothing would hold a backup, or a cron job, forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Opening a connection.
+    pub connect: Duration,
+    /// One attempt of a small request (list, HEAD, the index object, delete, start or abort an
+    /// upload), from sending it to the answer's headers; the SDK retries a timed-out attempt.
+    pub small_attempt: Duration,
+    /// A small request, all its attempts.
+    pub small_operation: Duration,
+    /// One attempt of a part upload or a completion: a part is up to 1 GiB (`--s3-part-size`),
+    /// and S3 may take minutes to assemble a large object.
+    pub large_attempt: Duration,
+    /// A part or a completion, all its attempts.
+    pub large_operation: Duration,
+    /// A download that receives no byte for this long is stalled (the SDK's timeouts end at the
+    /// answer's headers; a body is streamed after them).
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            small_attempt: Duration::from_secs(30),
+            small_operation: Duration::from_secs(120),
+            large_attempt: Duration::from_secs(15 * 60),
+            large_operation: Duration::from_secs(45 * 60),
+            idle: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Timeouts {
+    fn small(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.small_attempt)
+            .operation_timeout(self.small_operation)
+            .build()
+    }
+
+    fn large(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.large_attempt)
+            .operation_timeout(self.large_operation)
+            .build()
+    }
+}
 
 /// `s3://BUCKET/PREFIX`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +166,7 @@ pub struct PendingUpload {
 pub struct S3 {
     client: aws_sdk_s3::Client,
     pub bucket: String,
+    timeouts: Timeouts,
 }
 
 /// The endpoint override, as the SDK reads it (service-specific first).
@@ -122,6 +179,11 @@ fn endpoint_override() -> Option<String> {
 impl S3 {
     /// Builds the client. Sends no request; credentials are resolved on the first one.
     pub async fn connect(bucket: &str) -> Result<S3> {
+        S3::connect_with(bucket, Timeouts::default()).await
+    }
+
+    /// `connect` with other timeouts.
+    pub async fn connect_with(bucket: &str, timeouts: Timeouts) -> Result<S3> {
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .build_https();
@@ -139,11 +201,24 @@ impl S3 {
             .force_path_style(endpoint_override().is_some())
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            // Small requests' bounds by default; parts and completions override them (`large`).
+            .timeout_config(timeouts.small())
             .build();
         Ok(S3 {
             client: aws_sdk_s3::Client::from_conf(config),
             bucket: bucket.to_string(),
+            timeouts,
         })
+    }
+
+    /// The configured timeouts.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// The per-request override for parts and completions.
+    fn large(&self) -> aws_sdk_s3::config::Builder {
+        aws_sdk_s3::config::Builder::default().timeout_config(self.timeouts.large())
     }
 
     fn fail<E>(&self, what: &str, key: &str, err: SdkError<E, HttpResponse>) -> Error
@@ -156,17 +231,57 @@ impl S3 {
         ))
     }
 
-    /// One small object in one request (the index object).
-    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
-        self.client
+    /// One small object in one request (the index object, its signature, a small archive),
+    /// only where none is: `If-None-Match: *`, which S3 (since 2024), MinIO, Ceph RGW and moto
+    /// (5.x, tested) honour, after a HEAD that catches the stores that ignore the header. An
+    /// object already there is an error: a backup never replaces another.
+    pub async fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
+        self.ensure_absent(key).await?;
+        self.put_if_none_match(key, bytes).await
+    }
+
+    /// The conditional PUT alone, without the HEAD before it (`put_new` is what to call).
+    pub async fn put_if_none_match(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
+        let answer = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .if_none_match("*")
             .body(ByteStream::from(bytes))
+            .customize()
+            .config_override(self.large())
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(()),
+            Err(e) if is_precondition_failed(&e) => Err(self.exists(key)),
+            Err(e) => Err(self.fail("upload", key, e)),
+        }
+    }
+
+    /// An error unless `key` is free (HEAD answers 404). Run before a backup starts, and before
+    /// each write.
+    pub async fn ensure_absent(&self, key: &str) -> Result<()> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| self.fail("upload", key, e))
+        {
+            Ok(_) => Err(self.exists(key)),
+            Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(()),
+            Err(e) => Err(self.fail("check", key, e)),
+        }
+    }
+
+    fn exists(&self, key: &str) -> Error {
+        Error::failed(format!(
+            "s3://{}/{key} already exists: a backup never replaces another",
+            self.bucket
+        ))
     }
 
     pub async fn start_upload(&self, key: &str) -> Result<String> {
@@ -202,6 +317,8 @@ impl S3 {
             .upload_id(upload_id)
             .part_number(number)
             .body(ByteStream::from(bytes))
+            .customize()
+            .config_override(self.large())
             .send()
             .await
             .map_err(|e| self.fail(&format!("upload part {number} of"), key, e))?;
@@ -211,9 +328,11 @@ impl S3 {
             .build())
     }
 
-    /// Completes an upload of `size` bytes. Some S3-compatible servers (moto) answer 200 with a
-    /// body the SDK cannot read (`CompleteMultipartUploadResponse`): then a HEAD of the object,
-    /// of exactly `size` bytes, confirms the completion.
+    /// Completes an upload of `size` bytes, only where no object is (`If-None-Match: *`, honoured
+    /// by moto 5.x as by S3; see `put_new`; the HEAD before the upload began covers the others).
+    /// Some S3-compatible servers (moto) answer 200 with a body the SDK cannot read
+    /// (`CompleteMultipartUploadResponse`): then a HEAD of the object, of exactly `size` bytes,
+    /// confirms the completion.
     pub async fn complete_upload(
         &self,
         key: &str,
@@ -227,15 +346,19 @@ impl S3 {
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
+            .if_none_match("*")
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
                     .build(),
             )
+            .customize()
+            .config_override(self.large())
             .send()
             .await;
         let err = match answer {
             Ok(_) => return Ok(()),
+            Err(err) if is_precondition_failed(&err) => return Err(self.exists(key)),
             Err(err) => err,
         };
         let answered_ok =
@@ -333,22 +456,56 @@ impl S3 {
             .collect())
     }
 
-    /// A small object, whole.
-    pub async fn get(&self, key: &str) -> Result<Vec<u8>> {
-        let out = self
+    /// A small object, whole, of at most `limit` bytes: a bigger one is an error, found from its
+    /// length before reading and by counting while reading (a length can lie). None when it does
+    /// not exist.
+    pub async fn get_small(&self, key: &str, limit: u64) -> Result<Option<Vec<u8>>> {
+        let out = match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
             .send()
             .await
-            .map_err(|e| self.fail("download", key, e))?;
-        let bytes = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| Error::failed(format!("download s3://{}/{key}: {e}", self.bucket)))?;
-        Ok(bytes.into_bytes().to_vec())
+        {
+            Ok(out) => out,
+            Err(SdkError::ServiceError(e)) if e.err().is_no_such_key() => return Ok(None),
+            Err(e) => return Err(self.fail("download", key, e)),
+        };
+        let too_big = || {
+            Error::failed(format!(
+                "s3://{}/{key} is larger than {limit} bytes: not an object this tool wrote",
+                self.bucket
+            ))
+        };
+        if out
+            .content_length()
+            .is_some_and(|n| u64::try_from(n).map_or(true, |n| n > limit))
+        {
+            return Err(too_big());
+        }
+        let mut body = out.body;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = self.next_chunk(key, &mut body).await? {
+            if bytes.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_big());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(Some(bytes))
+    }
+
+    /// The body's next chunk, within the idle timeout.
+    async fn next_chunk(&self, key: &str, body: &mut ByteStream) -> Result<Option<bytes::Bytes>> {
+        let fail =
+            |why: String| Error::failed(format!("download s3://{}/{key}: {why}", self.bucket));
+        match tokio::time::timeout(self.timeouts.idle, body.try_next()).await {
+            Ok(chunk) => chunk.map_err(|e| fail(e.to_string())),
+            Err(_) => Err(fail(format!(
+                "no data for {}s, the download stalled",
+                self.timeouts.idle.as_secs()
+            ))),
+        }
     }
 
     /// Streams an object into `file`, chunk by chunk.
@@ -364,11 +521,7 @@ impl S3 {
             .map_err(|e| self.fail("download", key, e))?;
         let mut body = out.body;
         let mut size = 0u64;
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| Error::failed(format!("download s3://{}/{key}: {e}", self.bucket)))?
-        {
+        while let Some(chunk) = self.next_chunk(key, &mut body).await? {
             file.write_all(&chunk)
                 .await
                 .map_err(|e| Error::io("write the downloaded archive", e))?;
@@ -389,6 +542,23 @@ impl S3 {
             .await
             .map(|_| ())
             .map_err(|e| self.fail("delete", key, e))
+    }
+}
+
+/// 412 (or 409, a concurrent conditional write): the object appeared meanwhile.
+fn is_precondition_failed<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(e) => {
+            matches!(e.raw().status().as_u16(), 412 | 409)
+                || matches!(
+                    e.err().code(),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                )
+        }
+        _ => false,
     }
 }
 
@@ -483,6 +653,22 @@ mod tests {
         assert_eq!(bare.prefix, "");
         assert!("bucket/x".parse::<S3Url>().is_err());
         assert!("s3:///x".parse::<S3Url>().is_err());
+    }
+
+    #[tokio::test]
+    async fn every_request_is_bounded() {
+        let s3 = S3::connect("b").await.unwrap();
+        let config = s3.client.config();
+        let small = config.timeout_config().unwrap();
+        assert_eq!(small.connect_timeout(), Some(Duration::from_secs(10)));
+        assert_eq!(
+            small.operation_attempt_timeout(),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(small.operation_timeout(), Some(Duration::from_secs(120)));
+        let large = s3.timeouts().large();
+        assert!(large.operation_attempt_timeout() > small.operation_attempt_timeout());
+        assert!(large.operation_timeout().is_some());
     }
 
     #[test]

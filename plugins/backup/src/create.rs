@@ -7,6 +7,7 @@ use sealos_shared::archive::catalog::{self, Part};
 use sealos_shared::archive::create::{Created, Plan, Target, create};
 use sealos_shared::archive::crypt;
 use sealos_shared::archive::index::ToolInfo;
+use sealos_shared::archive::signing::SigningKey;
 use sealos_shared::connection::KubeFlags;
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Error, Exit, Result, s3};
@@ -38,6 +39,11 @@ pub struct CreateArgs {
     /// Encrypt the whole archive for this age recipient (age1...); may be repeated.
     #[arg(long, value_name = "RECIPIENT")]
     pub encrypt_to: Vec<String>,
+    /// Sign the index object with this OpenSSH private key (ed25519 or ECDSA P-256, without a
+    /// passphrase), as `ssh-keygen -Y sign -n kubectl-sealos-backup` does: the signature goes
+    /// beside it as NAME.index.json.sig, for `verify`/`restore --trusted-signers`.
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
     /// Objects per list request.
     #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub page_size: u32,
@@ -110,6 +116,7 @@ impl CreateArgs {
         );
         plan.namespaces = self.namespaces.clone();
         plan.recipients = recipients;
+        plan.sign_key = self.sign_key.as_deref().map(SigningKey::load).transpose()?;
         plan.selection = selection;
         plan.page_size = self.page_size;
         plan.part_size =
@@ -162,6 +169,9 @@ fn render(created: &Created, out: &mut Out) -> Result<()> {
     ))?;
     out.line(&format!("  archive  {}", created.archive))?;
     out.line(&format!("  index    {}", created.index))?;
+    if let (Some(signature), Some(key)) = (&created.signature, &created.signed_by) {
+        out.line(&format!("  signed   {signature} ({key})"))?;
+    }
     out.line(&format!("  sha256   {}", s.archive.sha256))?;
     out.line(&format!("  counts   {}", s.head.counts_text()))?;
     for note in &s.head.notes {
@@ -208,6 +218,11 @@ mod tests {
         assert!(plan(&["--resources", "orders"]).is_err());
         assert!(plan(&["--encrypt-to", "age1bad"]).is_err());
         assert!(plan(&["--namespaces", "a/b"]).is_err());
+        let err = plan(&["--sign-key", "/nonexistent/key"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--sign-key /nonexistent/key"),
+            "{err}"
+        );
         let (p, _) = plan(&["--include", "sealos", "--exclude-secrets"]).unwrap();
         assert_eq!(p.sources.len(), 2);
         assert_eq!(p.selection, vec!["include=sealos", "exclude-secrets"]);

@@ -29,7 +29,8 @@ pub const MANAGER: &str = "kubectl-sealos-backup";
         "kubectl sealos backup create --output /backup/sealos-istio",
         "kubectl sealos backup create --s3 s3://sealos-backups/sealos-istio --encrypt-to age1...",
         "kubectl sealos backup list --s3 s3://sealos-backups/sealos-istio",
-        "kubectl sealos backup verify /backup/sealos-istio/sealos-backup-20261125T191800Z.tar.gz",
+        "kubectl sealos backup create --output /backup/sealos-istio --sign-key ~/.ssh/backup_ed25519",
+        "kubectl sealos backup verify /backup/sealos-istio/sealos-backup-20261125T191800.042Z-3f9a1c.tar.gz --trusted-signers allowed_signers",
         "kubectl sealos backup restore ARCHIVE --dry-run --namespace-map ns-old=ns-new",
         "kubectl sealos backup restore ARCHIVE -n ns-a --namespace-map ns-a=ns-b --host-map cloud.sealos.io=clone.sealos.io",
         "kubectl sealos backup prune --s3 s3://sealos-backups/sealos-istio --keep 14",
@@ -54,7 +55,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Check every checksum, every object and the index of one archive.
     ///
-    /// Exit 0 sound, 1 a mismatch (named), 2 could not read it.
+    /// Exit 0 sound, 1 a mismatch (named) or, with --trusted-signers, a missing or untrusted
+    /// signature, 2 could not read it (or its index object names a path, or is oversize).
     Verify(verify::VerifyArgs),
     /// Verify, then write an archive's objects in dependency order: only the kinds backup makes
     /// (and those named by --allow-kind), references following --namespace-map.

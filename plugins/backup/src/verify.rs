@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use sealos_shared::archive::index::Index;
 use sealos_shared::archive::location::{self, Fetched};
+use sealos_shared::archive::signing::{self, Signer, TrustedSigners};
 use sealos_shared::archive::writer::Hashing;
 use sealos_shared::archive::{crypt, reader};
 use sealos_shared::output::{Format, Out, Severity};
@@ -20,6 +21,11 @@ pub struct VerifyArgs {
     /// The age identity file for an encrypted archive (AGE-SECRET-KEY-1... lines).
     #[arg(long, value_name = "FILE")]
     pub decrypt_key: Option<PathBuf>,
+    /// Accept only an archive whose index object is signed (NAME.index.json.sig) by a key in this
+    /// file, OpenSSH's allowed_signers format (`PRINCIPALS [namespaces="kubectl-sealos-backup"]
+    /// KEYTYPE BASE64`); an unsigned or badly signed one is a problem (exit 1).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_signers: Option<PathBuf>,
     /// Report format.
     #[arg(short = 'o', long = "format", value_enum, default_value_t)]
     pub format: Format,
@@ -41,6 +47,9 @@ pub struct Report {
     pub problems: Vec<String>,
     /// Facts that are not problems (no index object beside the archive, ...).
     pub notes: Vec<String>,
+    /// Who signed it, when checked with `--trusted-signers` and trusted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<Signer>,
 }
 
 /// Verifies an archive; the fetched file and the index come back for `restore`.
@@ -57,6 +66,7 @@ pub async fn check(archive: &str, key: Option<&Path>) -> Result<(Report, Option<
         objects: 0,
         problems: Vec::new(),
         notes: Vec::new(),
+        signer: None,
     };
     crypt::expect_encrypted(encrypted, identities.is_some(), &fetched.display)?;
     if encrypted && identities.is_none() {
@@ -111,7 +121,21 @@ pub async fn check(archive: &str, key: Option<&Path>) -> Result<(Report, Option<
 }
 
 pub async fn run(args: &VerifyArgs, out: &mut Out) -> Result<Exit> {
-    let (report, _, _) = check(&args.archive, args.decrypt_key.as_deref()).await?;
+    let trusted = args
+        .trusted_signers
+        .as_deref()
+        .map(TrustedSigners::load)
+        .transpose()?;
+    let (mut report, _, fetched) = check(&args.archive, args.decrypt_key.as_deref()).await?;
+    if let Some(trusted) = &trusted {
+        match signing::check_fetched(trusted, &fetched) {
+            Ok(signer) => report.signer = Some(signer),
+            Err(why) => {
+                report.problems.push(format!("not trusted: {why}"));
+                report.ok = false;
+            }
+        }
+    }
     if out.format.is_machine() {
         out.data(&report)?;
     } else if report.ok {
@@ -121,6 +145,12 @@ pub async fn run(args: &VerifyArgs, out: &mut Out) -> Result<Exit> {
             report.archive,
             report.objects
         ))?;
+        if let Some(signer) = &report.signer {
+            out.line(&format!(
+                "  signed by {} ({})",
+                signer.principals, signer.key
+            ))?;
+        }
     } else {
         out.line(&format!(
             "{} {}: {} problem(s)",

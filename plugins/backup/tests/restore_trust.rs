@@ -180,7 +180,7 @@ fn stored(sandbox: &Sandbox, path: &EntryPath) -> Option<Value> {
 
 /// The archive's own objects (not the forged ones), from a restore-side read of it.
 async fn archived(file: &Path) -> Vec<EntryPath> {
-    archive::read(&file.display().to_string(), None)
+    archive::read(&file.display().to_string(), None, None)
         .await
         .unwrap()
         .objects
@@ -602,7 +602,7 @@ async fn a_change_after_the_plan_is_a_conflict_not_overwritten() {
         &["-n", "ns-alice", "--include", "istio"],
     )
     .await;
-    let copy = archive::read(&file.display().to_string(), None)
+    let copy = archive::read(&file.display().to_string(), None, None)
         .await
         .unwrap();
     let vs = copy

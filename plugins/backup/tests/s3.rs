@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use sealos_sandbox::Sandbox;
 use serde_json::{Value, json};
 use support::*;
@@ -127,8 +125,8 @@ async fn create_list_verify_restore_and_prune_on_s3() {
         .iter()
         .filter(|b| b["complete"] == json!(true))
         .count();
-    // Both may share a second-resolution name: then the second replaced the first.
-    assert!(complete >= 1, "{listed}");
+    // Never one replacing the other, even within the same second.
+    assert_eq!(complete, 2, "{listed}");
     let pruned = json_of(
         &["prune", "--s3", &url, "--keep", "1", "-o", "json"],
         moto.env(),
@@ -186,12 +184,17 @@ async fn large_archives_go_up_in_parts() {
 async fn an_interrupted_upload_is_never_listed_as_complete() {
     let moto = Moto::start();
     let source = sandbox("sealos").await;
-    add_big_secrets(&source, 192, 256);
+    add_big_secrets(&source, 96, 256);
     let kubeconfig = source.kubeconfig_path().display().to_string();
     for (signal, expected_exit, aborted) in [("TERM", Some(130), true), ("KILL", None, false)] {
         let url = moto.url(&format!("cut-{signal}"));
-        let env = moto.env();
-        let child = std::process::Command::new(BIN)
+        // Through a gate that holds part 2: when it arrives, part 1 is stored and the upload is
+        // in progress. The store's own traffic says when, no clock.
+        let mut gate = PartGate::start(&moto.endpoint, 2).await;
+        let mut env = moto.env();
+        env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+        env.push(("AWS_ENDPOINT_URL".into(), gate.endpoint.clone()));
+        let mut child = std::process::Command::new(BIN)
             .args([
                 "--kubeconfig",
                 &kubeconfig,
@@ -210,48 +213,26 @@ async fn an_interrupted_upload_is_never_listed_as_complete() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let pid = child.id().to_string();
-        // Midway: once a multipart upload is in progress (the first part has gone up).
-        let list_env = moto.env();
-        let list_url = url.clone();
-        tokio::task::spawn_blocking(move || {
-            wait_until(
-                Duration::from_secs(120),
-                "a multipart upload in progress",
-                || {
-                    let out = std::process::Command::new(BIN)
-                        .args(["list", "--s3", &list_url, "-o", "json"])
-                        .env_clear()
-                        .envs(list_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                        .output()
-                        .unwrap();
-                    let listed: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-                    listed["backups"].as_array().is_some_and(|b| {
-                        b.iter().any(|b| {
-                            b["reason"]
-                                .as_str()
-                                .is_some_and(|r| r.contains("multipart"))
-                        })
-                    })
-                },
-            );
-        })
-        .await
-        .unwrap();
+        gate.watch(&mut child);
+        match gate.next().await {
+            GateEvent::Held => {}
+            GateEvent::Exited(stderr) => {
+                panic!("the backup ended before its second part: {stderr}")
+            }
+        }
         let killed = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
+            .args([&format!("-{signal}"), &child.id().to_string()])
             .status()
             .unwrap();
         assert!(killed.success());
-        let status = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        let stderr = match gate.next().await {
+            GateEvent::Exited(stderr) => stderr,
+            GateEvent::Held => panic!("part 2 was sent twice"),
+        };
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
             .await
             .unwrap();
-        assert_eq!(
-            status.status.code(),
-            expected_exit,
-            "{}",
-            String::from_utf8_lossy(&status.stderr)
-        );
+        assert_eq!(status.code(), expected_exit, "{stderr}");
 
         let listed = json_of(&["list", "--s3", &url, "-o", "json"], moto.env()).await;
         let backups = listed["backups"].as_array().unwrap();

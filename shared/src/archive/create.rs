@@ -1,8 +1,11 @@
 //! `create`: the cluster's objects, paged (limit + continue), cleaned and streamed into one
 //! archive in a directory, a named file, or S3 (multipart, parts uploaded between pages). The
 //! archive is complete only when its index object exists: a local archive is written under a
-//! temporary name and renamed; on S3 the index object is uploaded after the archive. A failure or
-//! an interrupt removes the temporary file or aborts the multipart upload.
+//! temporary name and linked into place; on S3 the index object is uploaded after the archive
+//! (and after its signature, when signed). A failure or an interrupt removes the temporary file
+//! or aborts the multipart upload. Names carry milliseconds and a random suffix, and every write
+//! is "create if absent" (local `O_EXCL` and link, S3 `If-None-Match: *` after a HEAD): a backup
+//! never replaces another, even one made in the same second.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashSet};
@@ -26,6 +29,7 @@ use super::clean::clean;
 use super::index::{ArchiveFile, ClusterInfo, FORMAT, IndexHead, ResourceCount, Summary, ToolInfo};
 use super::path::EntryPath;
 use super::resolve::{Resolver, fixed};
+use super::signing::{SigningKey, signature_name};
 use super::writer::{ArchiveWriter, Spool};
 use crate::connection::Kube;
 use crate::error::{Error, KubeContext, Result};
@@ -56,6 +60,8 @@ pub struct Plan {
     pub page_size: u32,
     pub part_size: usize,
     pub backoff: Backoff,
+    /// Signs the index object (`NAME.index.json.sig`) when set.
+    pub sign_key: Option<SigningKey>,
 }
 
 impl Plan {
@@ -69,6 +75,7 @@ impl Plan {
             page_size: 500,
             part_size: s3::DEFAULT_PART_SIZE,
             backoff: Backoff::default(),
+            sign_key: None,
         }
     }
 }
@@ -83,6 +90,12 @@ pub struct Created {
     pub index: String,
     /// S3 multipart parts (0: one plain upload, or a local file).
     pub upload_parts: u32,
+    /// Path or `s3://` URL of the index object's SSH signature, when signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// `SHA256:...` of the key that signed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
     pub summary: Summary,
 }
 
@@ -202,7 +215,7 @@ impl Upload {
         self.pump(cleanup).await?;
         let rest = self.spool.take_all();
         if self.upload_id.is_none() {
-            self.s3.put(&self.key, rest).await?;
+            self.s3.put_new(&self.key, rest).await?;
             return Ok(0);
         }
         if !rest.is_empty() {
@@ -223,51 +236,91 @@ impl Upload {
     }
 }
 
-/// `sealos-backup-20261125T191800Z`.
+/// `sealos-backup-20261125T191800.123Z-3f9a1c`: milliseconds, so that names still sort by time,
+/// and a random suffix, so that two backups started in the same millisecond (two cron jobs,
+/// two clusters into one prefix) still differ. Create-if-absent writes back this up.
 pub fn backup_name(now: jiff::Timestamp) -> String {
-    format!("sealos-backup-{}", now.strftime("%Y%m%dT%H%M%SZ"))
+    format!(
+        "sealos-backup-{}.{:03}Z-{:06x}",
+        now.strftime("%Y%m%dT%H%M%S"),
+        now.subsec_millisecond(),
+        fastrand::u32(..0x100_0000)
+    )
 }
 
 fn archive_suffix(encrypted: bool) -> &'static str {
     if encrypted { ".tar.gz.age" } else { ".tar.gz" }
 }
 
-/// A file created private (0600), replacing any leftover of an earlier interrupted run.
+/// A new private (0600) file: `O_EXCL`, never an existing one.
 pub fn private_file(path: &Path) -> Result<File> {
     OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)
         .map_err(|e| Error::io(format!("create {}", path.display()), e))
 }
 
-/// Writes `bytes` to `path` through a temporary name and a rename: never half a file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to a new file at `path` through a temporary name: never half a file, and never
+/// over an existing one.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = partial_path(path);
     let mut file = private_file(&tmp)?;
     let result = file
         .write_all(bytes)
         .and_then(|()| file.sync_all())
         .map_err(|e| Error::io(format!("write {}", tmp.display()), e))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path)
-                .map_err(|e| Error::io(format!("rename to {}", path.display()), e))
-        });
+        .and_then(|()| publish(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
 }
 
-/// `.NAME.partial` beside `path`: hidden, and never mistaken for a backup.
+/// Moves the finished `tmp` to `path` only if nothing is there. `rename` replaces silently, so a
+/// hard link (which fails on an existing name, atomically) puts it in place and the temporary
+/// name goes. A file system without hard links falls back to a check and a rename, which only a
+/// writer racing us in the same instant could defeat.
+pub fn publish(tmp: &Path, path: &Path) -> Result<()> {
+    let exists = || {
+        Error::failed(format!(
+            "{} already exists: a backup never replaces another",
+            path.display()
+        ))
+    };
+    match std::fs::hard_link(tmp, path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(exists()),
+        Err(_) if path.exists() => Err(exists()),
+        Err(_) => std::fs::rename(tmp, path)
+            .map_err(|e| Error::io(format!("rename to {}", path.display()), e)),
+    }
+}
+
+/// `.NAME.RANDOM.partial` beside `path`: hidden, never mistaken for a backup, and private to
+/// this run (a leftover of a killed run is listed, never reused).
 pub fn partial_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial"))
+    path.with_file_name(format!(".{name}.{:08x}.partial", fastrand::u32(..)))
+}
+
+/// An error if `path` exists: checked before the cluster is read, so a clash costs nothing.
+fn ensure_absent(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(format!("check {}", path.display()), e)),
+        Ok(_) => Err(Error::usage(format!(
+            "{} already exists: a backup never replaces another; choose another name",
+            path.display()
+        ))),
+    }
 }
 
 async fn run(
@@ -300,6 +353,11 @@ async fn run(
             (name, file)
         }
     };
+    let summary_file = format!("{name}.index.json");
+    let signature_file = plan
+        .sign_key
+        .as_ref()
+        .map(|_| signature_name(&summary_file));
     let version = retry::read(Backoff::default(), || kube.client.apiserver_version())
         .await
         .kube_context(|| "read the cluster version")?;
@@ -317,14 +375,25 @@ async fn run(
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
             let final_path = dir.join(&file_name);
+            ensure_absent(&final_path)?;
+            ensure_absent(&dir.join(&summary_file))?;
+            if let Some(signature) = &signature_file {
+                ensure_absent(&dir.join(signature))?;
+            }
             let tmp = partial_path(&final_path);
             let file = private_file(&tmp)?;
-            register(cleanup, |c| c.files.push(tmp));
-            (Sink::File(BufWriter::new(file)), Some(final_path))
+            register(cleanup, |c| c.files.push(tmp.clone()));
+            (Sink::File(BufWriter::new(file)), Some((final_path, tmp)))
         }
         Target::S3(url) => {
             let s3 = S3::connect(&url.bucket).await?;
             s3.check(&url.prefix).await?;
+            // A store that ignores `If-None-Match` still cannot be made to replace one.
+            s3.ensure_absent(&url.key(&file_name)).await?;
+            s3.ensure_absent(&url.key(&summary_file)).await?;
+            if let Some(signature) = &signature_file {
+                s3.ensure_absent(&url.key(signature)).await?;
+            }
             let spool = Spool::default();
             upload = Some(Upload {
                 s3,
@@ -384,38 +453,61 @@ async fn run(
     };
     let summary_bytes = serde_json::to_vec_pretty(&summary)
         .map_err(|e| Error::failed(format!("encode the index object: {e}")))?;
-    let summary_file = format!("{name}.index.json");
+    // The signature covers the index object's bytes exactly as stored.
+    let signature = match &plan.sign_key {
+        Some(key) => Some(key.sign(&summary_bytes)?),
+        None => None,
+    };
+    let signed_by = plan.sign_key.as_ref().map(SigningKey::fingerprint);
     match (finished.sink, final_path, upload, target) {
-        (Sink::File(file), Some(final_path), _, _) => {
+        (Sink::File(file), Some((final_path, tmp)), _, _) => {
             let file = file
                 .into_inner()
                 .map_err(|e| Error::io("write the archive", e.into_error()))?;
             file.sync_all()
                 .map_err(|e| Error::io("write the archive", e))?;
-            let tmp = partial_path(&final_path);
-            std::fs::rename(&tmp, &final_path)
-                .map_err(|e| Error::io(format!("rename to {}", final_path.display()), e))?;
+            publish(&tmp, &final_path)?;
             // From here the archive is in place: remove it if the index object cannot be written.
             register(cleanup, |c| c.files = vec![final_path.clone()]);
+            let signature_path = match (&signature, &signature_file) {
+                (Some(text), Some(file)) => {
+                    let path = final_path.with_file_name(file);
+                    write_new(&path, text.as_bytes())?;
+                    register(cleanup, |c| c.files.push(path.clone()));
+                    Some(path.display().to_string())
+                }
+                _ => None,
+            };
             let index_path = final_path.with_file_name(&summary_file);
-            write_atomically(&index_path, &summary_bytes)?;
+            write_new(&index_path, &summary_bytes)?;
             register(cleanup, |c| c.files.clear());
             Ok(Created {
                 archive: final_path.display().to_string(),
                 index: index_path.display().to_string(),
                 upload_parts: 0,
+                signature: signature_path,
+                signed_by,
                 summary,
             })
         }
         (Sink::Spool(_), _, Some(upload), Target::S3(url)) => {
             let s3 = upload.s3.clone();
             let upload_parts = upload.finish(cleanup).await?;
+            let signature_url = match (signature, &signature_file) {
+                (Some(text), Some(file)) => {
+                    s3.put_new(&url.key(file), text.into_bytes()).await?;
+                    Some(format!("{url}{file}"))
+                }
+                _ => None,
+            };
             // The index object last: only now is the backup listed as complete.
-            s3.put(&url.key(&summary_file), summary_bytes).await?;
+            s3.put_new(&url.key(&summary_file), summary_bytes).await?;
             Ok(Created {
                 archive: format!("{url}{file_name}"),
                 index: format!("{url}{summary_file}"),
                 upload_parts,
+                signature: signature_url,
+                signed_by,
                 summary,
             })
         }
@@ -720,12 +812,38 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn names_and_partial_paths() {
-        let t: jiff::Timestamp = "2026-11-25T19:18:00Z".parse().unwrap_or_default();
-        assert_eq!(backup_name(t), "sealos-backup-20261125T191800Z");
+    fn names_never_repeat_within_a_second() {
+        let t: jiff::Timestamp = "2026-11-25T19:18:00.042Z".parse().unwrap_or_default();
+        let a = backup_name(t);
+        assert!(a.starts_with("sealos-backup-20261125T191800.042Z-"), "{a}");
+        let names: BTreeSet<String> = (0..64).map(|_| backup_name(t)).collect();
+        assert_eq!(names.len(), 64, "the same instant gave one name twice");
+        let tmp = partial_path(Path::new("/b/x.tar.gz"));
+        let shown = tmp.display().to_string();
+        assert!(
+            shown.starts_with("/b/.x.tar.gz.") && shown.ends_with(".partial"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn local_writes_never_replace_a_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("b.index.json");
+        write_new(&path, b"first").unwrap_or_else(|e| panic!("{e}"));
+        let err = write_new(&path, b"second").err().map(|e| e.to_string());
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("already exists")),
+            "{err:?}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), b"first");
+        assert!(ensure_absent(&path).is_err());
+        // No temporary file is left behind.
         assert_eq!(
-            partial_path(Path::new("/b/x.tar.gz")),
-            PathBuf::from("/b/.x.tar.gz.partial")
+            std::fs::read_dir(dir.path())
+                .map(|d| d.count())
+                .unwrap_or(0),
+            1
         );
     }
 

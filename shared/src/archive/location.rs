@@ -2,11 +2,14 @@
 //! and fetching one archive for `verify` and `restore`.
 
 use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::index::{Summary, archive_stem, summary_name};
+use super::index::{MAX_INDEX_OBJECT, Summary, archive_stem, bare_file_name, summary_name};
+use super::signing::{MAX_SIGNATURE, signature_name};
 use crate::error::{Error, Result};
 use crate::s3::{S3, S3Url};
 
@@ -116,25 +119,32 @@ fn list_dir(dir: &Path) -> Result<Vec<Listed>> {
     let mut claimed = Vec::new();
     for (file, _) in files.iter().filter(|(f, _)| f.ends_with(".index.json")) {
         let path = dir.join(file);
-        let summary: Option<Summary> = std::fs::read(&path)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        let Some(summary) = summary else {
-            out.push(Listed::incomplete(
-                file,
-                path.display().to_string(),
-                None,
-                "index object unreadable",
-            ));
-            continue;
+        let source = format!("index object {}", path.display());
+        let parsed = match read_bounded(&path, MAX_INDEX_OBJECT) {
+            Ok(Some(bytes)) => Summary::parse(&bytes, &source)?,
+            Ok(None) => continue,
+            Err(e) => Err(e.to_string()),
+        };
+        let summary = match parsed {
+            Ok(summary) => summary,
+            Err(why) => {
+                out.push(Listed::incomplete(
+                    file,
+                    path.display().to_string(),
+                    None,
+                    &format!("index object unreadable: {why}"),
+                ));
+                continue;
+            }
         };
         let archive = dir.join(&summary.archive.file);
         claimed.push(summary.archive.file.clone());
-        let mut listed = Listed::from_summary(
-            &summary,
-            archive.display().to_string(),
-            vec![path.display().to_string(), archive.display().to_string()],
-        );
+        let mut keys = vec![path.display().to_string(), archive.display().to_string()];
+        let signature = signature_name(file);
+        if files.contains_key(&signature) {
+            keys.push(dir.join(&signature).display().to_string());
+        }
+        let mut listed = Listed::from_summary(&summary, archive.display().to_string(), keys);
         match files.get(&summary.archive.file) {
             None => {
                 listed.complete = false;
@@ -184,23 +194,37 @@ async fn list_s3(url: &S3Url) -> Result<Vec<Listed>> {
         .collect();
     let mut out = Vec::new();
     let mut claimed = Vec::new();
-    for file in sizes.keys().filter(|f| f.ends_with(".index.json")) {
-        let bytes = s3.get(&url.key(file)).await?;
-        let Ok(summary) = serde_json::from_slice::<Summary>(&bytes) else {
-            out.push(Listed::incomplete(
+    for (file, size) in sizes.iter().filter(|(f, _)| f.ends_with(".index.json")) {
+        let unreadable = |why: &str| {
+            Listed::incomplete(
                 file,
                 format!("{url}{file}"),
                 None,
-                "index object unreadable",
-            ));
+                &format!("index object unreadable: {why}"),
+            )
+        };
+        if *size > MAX_INDEX_OBJECT {
+            out.push(unreadable(&format!("larger than {MAX_INDEX_OBJECT} bytes")));
+            continue;
+        }
+        let Some(bytes) = s3.get_small(&url.key(file), MAX_INDEX_OBJECT).await? else {
             continue;
         };
+        let summary = match Summary::parse(&bytes, &format!("index object {url}{file}"))? {
+            Ok(summary) => summary,
+            Err(why) => {
+                out.push(unreadable(&why));
+                continue;
+            }
+        };
         claimed.push(summary.archive.file.clone());
-        let mut listed = Listed::from_summary(
-            &summary,
-            format!("{url}{}", summary.archive.file),
-            vec![url.key(file), url.key(&summary.archive.file)],
-        );
+        let mut keys = vec![url.key(file), url.key(&summary.archive.file)];
+        let signature = signature_name(file);
+        if sizes.contains_key(&signature) {
+            keys.push(url.key(&signature));
+        }
+        let mut listed =
+            Listed::from_summary(&summary, format!("{url}{}", summary.archive.file), keys);
         match sizes.get(&summary.archive.file) {
             None => {
                 listed.complete = false;
@@ -270,76 +294,197 @@ pub struct Fetched {
     pub path: PathBuf,
     /// The index object beside it, when there is one.
     pub summary: Option<Summary>,
+    /// The index object's bytes as read (what a signature covers).
+    pub index_bytes: Option<Vec<u8>>,
+    /// Its signature (`NAME.index.json.sig`), when there is one.
+    pub signature: Option<Vec<u8>>,
     /// As the user named it.
     pub display: String,
     _tmp: Option<tempfile::TempDir>,
 }
 
+/// An index object as read: its name, bytes and meaning.
+struct IndexObject {
+    file: String,
+    bytes: Vec<u8>,
+    summary: Summary,
+}
+
 /// A local archive as is; an S3 one downloaded (streamed) to a private temporary directory.
-/// An index object's name is taken to mean its archive.
+/// An index object's name is taken to mean its archive. Every name read from the store is
+/// checked to be a bare file name before it is used (`bare_file_name`), and index objects and
+/// signatures are read within a size bound.
 pub async fn fetch(text: &str) -> Result<Fetched> {
     if text.starts_with("s3://") {
-        let (url, mut file) = S3Url::split_object(text)?;
-        let s3 = S3::connect(&url.bucket).await?;
-        let mut summary = None;
-        if file.ends_with(".index.json") {
-            let bytes = s3.get(&url.key(&file)).await?;
-            let parsed: Summary = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::failed(format!("index object {text}: {e}")))?;
-            file = parsed.archive.file.clone();
-            summary = Some(parsed);
-        }
-        let tmp = tempfile::Builder::new()
-            .prefix("sealos-backup-")
-            .tempdir()
-            .map_err(|e| Error::io("create a temporary directory", e))?;
-        let path = tmp.path().join(&file);
-        let mut out = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
-        s3.download(&url.key(&file), &mut out).await?;
-        if summary.is_none()
-            && let Some(name) = summary_name(&file)
-        {
-            // A missing index object is reported by verify, not here.
-            summary = s3
-                .get(&url.key(&name))
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-        }
-        return Ok(Fetched {
-            path,
-            summary,
-            display: format!("{url}{file}"),
-            _tmp: Some(tmp),
-        });
+        return fetch_s3(text).await;
     }
-    let mut path = PathBuf::from(text);
-    let mut summary = None;
-    let file = path
+    let given = PathBuf::from(text);
+    let file = given
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if file.ends_with(".index.json") {
-        let bytes =
-            std::fs::read(&path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-        let parsed: Summary = serde_json::from_slice(&bytes)
+    let mut path = given.clone();
+    let index = if file.ends_with(".index.json") {
+        let bytes = read_bounded(&given, MAX_INDEX_OBJECT)?
+            .ok_or_else(|| Error::usage(format!("{text}: no such index object")))?;
+        let summary = Summary::parse(&bytes, &format!("index object {text}"))?
             .map_err(|e| Error::failed(format!("index object {text}: {e}")))?;
-        path = path.with_file_name(&parsed.archive.file);
-        summary = Some(parsed);
+        path = given.with_file_name(&summary.archive.file);
+        Some(IndexObject {
+            file,
+            bytes,
+            summary,
+        })
     } else if let Some(name) = summary_name(&file) {
-        summary = std::fs::read(path.with_file_name(name))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
-    }
+        let beside = given.with_file_name(&name);
+        match read_bounded(&beside, MAX_INDEX_OBJECT)? {
+            Some(bytes) => {
+                let source = format!("index object {}", beside.display());
+                // An unreadable one is reported by verify as missing, not here.
+                Summary::parse(&bytes, &source)?
+                    .ok()
+                    .map(|summary| IndexObject {
+                        file: name,
+                        bytes,
+                        summary,
+                    })
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
     if !path.is_file() {
         return Err(Error::usage(format!("{}: no such archive", path.display())));
     }
+    let signature = match &index {
+        Some(index) => read_bounded(
+            &given.with_file_name(signature_name(&index.file)),
+            MAX_SIGNATURE,
+        )?,
+        None => None,
+    };
+    let (summary, index_bytes) = match index {
+        Some(i) => (Some(i.summary), Some(i.bytes)),
+        None => (None, None),
+    };
     Ok(Fetched {
         display: path.display().to_string(),
         path,
         summary,
+        index_bytes,
+        signature,
         _tmp: None,
     })
+}
+
+async fn fetch_s3(text: &str) -> Result<Fetched> {
+    let (url, file) = S3Url::split_object(text)?;
+    let file = bare_file_name(&file, text)?.to_string();
+    let s3 = S3::connect(&url.bucket).await?;
+    let index = if file.ends_with(".index.json") {
+        let bytes = s3
+            .get_small(&url.key(&file), MAX_INDEX_OBJECT)
+            .await?
+            .ok_or_else(|| Error::usage(format!("{text}: no such index object")))?;
+        let summary = Summary::parse(&bytes, &format!("index object {text}"))?
+            .map_err(|e| Error::failed(format!("index object {text}: {e}")))?;
+        Some(IndexObject {
+            file: file.clone(),
+            bytes,
+            summary,
+        })
+    } else if let Some(name) = summary_name(&file) {
+        // A missing or unparsable index object is reported by verify, not here; one that
+        // names a path, is too large or cannot be read stops it.
+        match s3.get_small(&url.key(&name), MAX_INDEX_OBJECT).await? {
+            Some(bytes) => {
+                let source = format!("index object {url}{name}");
+                Summary::parse(&bytes, &source)?
+                    .ok()
+                    .map(|summary| IndexObject {
+                        file: name,
+                        bytes,
+                        summary,
+                    })
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
+    let archive_file = match &index {
+        Some(index) if file.ends_with(".index.json") => index.summary.archive.file.clone(),
+        _ => file,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("sealos-backup-")
+        .tempdir()
+        .map_err(|e| Error::io("create a temporary directory", e))?;
+    // The name was checked to be bare: the file is inside the private directory, and new.
+    let path = tmp.path().join(&archive_file);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::io(format!("create {}", path.display()), e))?;
+    let mut out = tokio::fs::File::from_std(file);
+    s3.download(&url.key(&archive_file), &mut out).await?;
+    let signature = match &index {
+        // A signature that cannot be read counts as none: `--trusted-signers` then refuses.
+        Some(index) => s3
+            .get_small(&url.key(&signature_name(&index.file)), MAX_SIGNATURE)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let (summary, index_bytes) = match index {
+        Some(i) => (Some(i.summary), Some(i.bytes)),
+        None => (None, None),
+    };
+    Ok(Fetched {
+        path,
+        summary,
+        index_bytes,
+        signature,
+        display: format!("{url}{archive_file}"),
+        _tmp: Some(tmp),
+    })
+}
+
+/// A small local file, whole, within `limit` bytes; None when there is none. Anything but a
+/// regular file (a FIFO would block, a device never end) and anything larger is an error.
+fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(format!("read {}", path.display()), e)),
+    };
+    let too_big = || {
+        Error::failed(format!(
+            "{} is larger than {limit} bytes: not an object this tool wrote",
+            path.display()
+        ))
+    };
+    if !meta.is_file() {
+        return Err(Error::failed(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    if meta.len() > limit {
+        return Err(too_big());
+    }
+    let file =
+        std::fs::File::open(path).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
+    Ok(Some(bytes))
 }

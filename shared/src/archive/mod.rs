@@ -4,7 +4,8 @@
 //! `resources/<resource>[.<group>]/namespaces/<ns>/<name>.json` or `.../cluster/<name>.json`, each
 //! cleaned so that it applies to a new cluster, and `index.json` last: cluster version and server,
 //! tool version and git revision, time, counts per kind and the SHA-256 of every entry. Beside the
-//! archive, `<name>.index.json` (the index object) marks the backup complete; it is written last.
+//! archive, `<name>.index.json` (the index object) marks the backup complete; it is written last,
+//! after its optional SSH signature `<name>.index.json.sig` (see `signing`).
 
 pub mod catalog;
 pub mod clean;
@@ -15,6 +16,7 @@ pub mod location;
 pub mod path;
 pub mod reader;
 pub mod resolve;
+pub mod signing;
 pub mod writer;
 
 pub use catalog::{Part, Source};

@@ -10,7 +10,7 @@ use sealos_shared::archive::index::{Index, Summary};
 use sealos_shared::archive::location::{self, Fetched};
 use sealos_shared::archive::path::EntryPath;
 use sealos_shared::archive::writer::Hashing;
-use sealos_shared::archive::{crypt, reader};
+use sealos_shared::archive::{crypt, reader, signing};
 use sealos_shared::{Error, Result};
 use serde_json::Value;
 
@@ -45,11 +45,16 @@ pub struct Verified {
 }
 
 /// Fetches, reads once, verifies; any problem is exit 2 with nothing applied.
-pub async fn read(archive: &str, key: Option<&Path>) -> Result<Verified> {
+pub async fn read(
+    archive: &str,
+    key: Option<&Path>,
+    trusted_signers: Option<&Path>,
+) -> Result<Verified> {
     let identities = key.map(crypt::read_identities).transpose()?;
     let fetched = location::fetch(archive).await?;
-    // An index object's signature (`--trusted-signers`) is checked here, on `fetched.summary`,
-    // before any byte of the archive is trusted.
+    // The index object's signature first: it vouches for the archive's SHA-256, so no byte of
+    // the archive is trusted before it holds.
+    signing::require_trusted(trusted_signers, &fetched)?;
     let display = fetched.display.clone();
     let key_given = identities.is_some();
     let read = tokio::task::spawn_blocking(move || read_blocking(&fetched, identities, key_given))

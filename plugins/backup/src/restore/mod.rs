@@ -40,7 +40,12 @@ pub async fn run(args: &RestoreArgs, flags: &KubeFlags, out: &mut Out) -> Result
         options.namespaces.insert(ns.clone());
     }
     let audit = AuditLog::new(args.audit_log.as_deref())?;
-    let copy = archive::read(&args.archive, args.decrypt_key.as_deref()).await?;
+    let copy = archive::read(
+        &args.archive,
+        args.decrypt_key.as_deref(),
+        args.trusted_signers.as_deref(),
+    )
+    .await?;
 
     let admission = Admission::new(&options, &copy.index, &copy.objects);
     let mut results: Vec<ObjectResult> = Vec::new();

@@ -64,6 +64,10 @@ pub struct RestoreArgs {
     /// The age identity file for an encrypted archive. Given, a plaintext archive is refused.
     #[arg(long, value_name = "FILE")]
     pub decrypt_key: Option<PathBuf>,
+    /// Restore only an archive signed by a key in this allowed_signers file (see `verify`);
+    /// anything else is refused before any object is applied.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_signers: Option<PathBuf>,
     /// The audit log (default: $XDG_STATE_HOME/kubectl-sealos/audit.jsonl).
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,

@@ -226,11 +226,150 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Writes `bytes` at `key` behind the tool's back (boto3), as anyone who can write to the
+    /// bucket could.
+    pub fn put(&self, key: &str, bytes: &[u8]) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), bytes).unwrap();
+        let out = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/s3_put.py"
+            ))
+            .args([
+                &self.endpoint,
+                &self.access_key,
+                &self.secret_key,
+                &self.bucket,
+                key,
+            ])
+            .arg(file.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "put {key}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// What the `PartGate` saw.
+#[derive(Debug)]
+pub enum GateEvent {
+    /// The held part's upload arrived (and stays unanswered): every part before it went up.
+    Held,
+    /// The watched process ended, with its stderr.
+    Exited(String),
+}
+
+/// A proxy in front of moto that forwards every request as it is (its signature covers the
+/// Host the client used, which stays the proxy's) but never answers the upload of part
+/// `hold_part`, and says when it arrives. A test then knows from the store's own traffic, not
+/// from a clock, that the multipart upload is in progress with `hold_part - 1` parts done.
+pub struct PartGate {
+    pub endpoint: String,
+    events: tokio::sync::mpsc::UnboundedSender<GateEvent>,
+    received: tokio::sync::mpsc::UnboundedReceiver<GateEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PartGate {
+    pub async fn start(upstream: &str, hold_part: u32) -> PartGate {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let (events, received) = tokio::sync::mpsc::unbounded_channel();
+        let tx = events.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        gate_forward(req, upstream.clone(), hold_part, tx.clone())
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        PartGate {
+            endpoint,
+            events,
+            received,
+            task,
+        }
+    }
+
+    /// Reports `child`'s end (when its stderr closes) as `GateEvent::Exited`.
+    pub fn watch(&self, child: &mut Child) {
+        let mut stderr = child.stderr.take().unwrap();
+        let tx = self.events.clone();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            let _ = tx.send(GateEvent::Exited(text));
+        });
+    }
+
+    pub async fn next(&mut self) -> GateEvent {
+        self.received.recv().await.unwrap()
+    }
+}
+
+impl Drop for PartGate {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn gate_forward(
+    req: http::Request<hyper::body::Incoming>,
+    upstream: String,
+    hold_part: u32,
+    events: tokio::sync::mpsc::UnboundedSender<GateEvent>,
+) -> std::result::Result<http::Response<http_body_util::Full<bytes::Bytes>>, hyper::Error> {
+    use http_body_util::BodyExt;
+    let held = format!("partNumber={hold_part}");
+    let hold = req.method() == http::Method::PUT
+        && req
+            .uri()
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .any(|p| p == held);
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
+    if hold {
+        let _ = events.send(GateEvent::Held);
+        std::future::pending::<()>().await;
+    }
+    let stream = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let answer = sender
+        .send_request(http::Request::from_parts(
+            parts,
+            http_body_util::Full::new(body),
+        ))
+        .await?;
+    let (parts, body) = answer.into_parts();
+    let body = body.collect().await?.to_bytes();
+    Ok(http::Response::from_parts(
+        parts,
+        http_body_util::Full::new(body),
+    ))
 }
 
 /// Asserts that `value` matches `schema/<name>.schema.json`, the documented JSON contract.
