@@ -135,15 +135,21 @@ pub async fn execute(
         let collect = Plan {
             namespaces: Vec::new(),
             since: args.since,
-            include_secrets: false,
             max_bytes: 200 << 20,
+            log_limit: 10 << 20,
             max_envoy_pods: 0,
             envoy_timeout: Duration::from_secs(5),
             objects: false,
             all_events: true,
             logs: vec![("istio-system".into(), "app=istiod".into())],
         };
-        let result = bundle::collect(kube, &collect, std::path::Path::new(&bundle_path)).await;
+        // The same redaction as `diag bundle`: this bundle is made to be passed on too.
+        let result = match bundle::Rules::new(&[], true, true) {
+            Ok(rules) => {
+                bundle::collect(kube, &collect, &rules, std::path::Path::new(&bundle_path)).await
+            }
+            Err(e) => Err(sealos_shared::Error::failed(e)),
+        };
         let (status, detail, outcome_text) = match result {
             Ok(summary) => (
                 Status::Done,
