@@ -10,6 +10,7 @@ pub mod cli;
 pub mod connection;
 pub mod error;
 pub mod exit;
+pub mod number;
 pub mod output;
 pub mod progress;
 pub mod prometheus;
