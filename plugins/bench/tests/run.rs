@@ -448,6 +448,7 @@ async fn slo_decides_the_exit_code() {
 async fn bad_input_exits_2_before_any_request() {
     let s = server().await;
     let ok = format!("{}/ok", s.url);
+    let huge_latency = format!("p95<1{}m", "0".repeat(308));
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["run", "127.0.0.1:1/x"], "has no scheme"),
         (vec!["run", &ok, "-c", "0"], "at least 1"),
@@ -462,6 +463,47 @@ async fn bad_input_exits_2_before_any_request() {
             "not a valid threshold",
         ),
         (vec!["run", &ok, "-z", "soon"], "not a duration"),
+        // Numbers that used to panic (exit 101) or pass silently.
+        (vec!["run", &ok, "--timeout", "1e20"], "the longest is 1day"),
+        (vec!["run", &ok, "--timeout", "0"], "must be more than 0"),
+        (vec!["run", &ok, "--timeout", "-1"], "cannot be negative"),
+        (vec!["run", &ok, "--timeout", "500000000y"], "too long"),
+        (
+            vec!["run", &ok, "--rate", "1e-320"],
+            "1e-320 is less than 0.001",
+        ),
+        (
+            vec!["run", &ok, "--rate", "NaN"],
+            "NaN is not a finite number",
+        ),
+        (
+            vec!["run", &ok, "--rate", "inf"],
+            "inf is not a finite number",
+        ),
+        (vec!["run", &ok, "--rate", "-5"], "-5 is less than 0.001"),
+        (
+            vec!["run", &ok, "-z", "inf"],
+            "not a finite number of seconds",
+        ),
+        (vec!["run", &ok, "-z", "1e19"], "the longest is 30days"),
+        (vec!["run", &ok, "-z", "-2"], "cannot be negative"),
+        (vec!["run", &ok, "-z", "0s"], "must be more than 0"),
+        (
+            vec!["run", &ok, "--pause", "NaN"],
+            "not a finite number of seconds",
+        ),
+        (
+            vec!["run", &ok, "-c", "4294967296"],
+            "at most 100000 connections",
+        ),
+        (
+            vec!["run", &ok, "--threads", "100000"],
+            "at most 1024 threads",
+        ),
+        (
+            vec!["run", &ok, "--slo", &huge_latency],
+            "not a valid threshold",
+        ),
     ];
     for (args, message) in cases {
         let out = bench(&args).await;
