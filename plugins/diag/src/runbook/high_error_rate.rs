@@ -36,6 +36,9 @@ pub async fn plan(
             Ok(current) => actions.push(Action {
                 kind: "shift",
                 object: Object::new("Deployment", Some(NAMESPACE), current.name()),
+                // The target is absolute (ingress, 0%) and the shift re-reads the Deployment
+                // when it writes: a change since the plan cannot make it do something else.
+                precondition: None,
                 detail: format!(
                     "{} → ingress/0% on container {:?}, then wait for the rollout",
                     current.setting.describe(),
@@ -51,6 +54,7 @@ pub async fn plan(
     actions.push(Action {
         kind: "collect",
         object: Object::new("Bundle", None, &file.display().to_string()),
+        precondition: None,
         detail: format!(
             "istiod logs and events of every namespace, last {}",
             humantime::format_duration(args.since)
@@ -67,6 +71,7 @@ pub async fn plan(
     actions.push(Action {
         kind: "alert",
         object: Object::new("Alert", None, "high-error-rate"),
+        precondition: None,
         detail: format!("critical alert to {}", sinks.join(", ")),
     });
     Ok((actions, notes))
