@@ -195,15 +195,34 @@ async fn the_bundle_holds_what_it_says_and_no_secret_values() {
     assert!(summary["bytes"].as_u64().unwrap() <= 4096, "{summary:#}");
     assert!(!summary["skipped"].as_array().unwrap().is_empty());
 
-    // Bad input is refused before anything is read.
-    let args = ["bundle", "--max-size", "huge"];
-    let output = binary(&sandbox, home.path(), &args);
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "{}",
-        describe(&args, &output)
-    );
+    // Bad input is refused before anything is read, with the reason.
+    for (args, message) in [
+        (&["bundle", "--max-size", "huge"][..], "--max-size"),
+        (
+            &["bundle", "--since", "1e20"][..],
+            "too long: the longest is",
+        ),
+        (
+            &["bundle", "--since", "NaN"][..],
+            "not a finite number of seconds",
+        ),
+        (
+            &["bundle", "--envoy-timeout", "0"][..],
+            "must be more than 0",
+        ),
+        (
+            &["bundle", "--log-limit", "0"][..],
+            "--log-limit must be more than 0",
+        ),
+    ] {
+        let output = binary(&sandbox, home.path(), args);
+        let what = describe(args, &output);
+        assert_eq!(output.status.code(), Some(2), "{what}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(message),
+            "{message}\n{what}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,7 +36,7 @@ pub struct BundleArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
     pub file: Option<PathBuf>,
     /// How much of the logs and events to keep.
-    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = crate::durations::window)]
     pub since: Duration,
     /// Keep Secret values (redacted by default: only keys and sizes are kept); the other
     /// redaction rules still apply.
@@ -59,7 +59,7 @@ pub struct BundleArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_envoy_pods: usize,
     /// How long to wait for one Envoy admin answer.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::durations::wait)]
     pub envoy_timeout: Duration,
 }
 

@@ -113,7 +113,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
     /// How long to wait for each rollout, renewal or replacement pod.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::durations::wait)]
     pub timeout: Duration,
     /// high-error-rate: the Slack incoming webhook to alert.
     #[arg(
@@ -130,7 +130,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub bundle_dir: PathBuf,
     /// high-error-rate: how much of istiod's log and the events to collect.
-    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = crate::durations::window)]
     pub since: Duration,
     /// memory-leak: an istio-proxy container above this memory is evicted (any unit: 256Mi, 0.25Gi).
     #[arg(long, value_name = "QUANTITY", default_value = "256Mi")]
@@ -139,7 +139,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_pods: usize,
     /// memory-leak: wait this long after a replacement is ready, before the next eviction.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::durations::pause)]
     pub pause: Duration,
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: Format,
