@@ -8,7 +8,7 @@ use std::path::Path;
 
 use sealos_shared::output::{Severity, Table, Theme};
 use sealos_shared::{Error, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::report::millis;
 
@@ -250,7 +250,9 @@ pub fn table(deltas: &[Delta], theme: &Theme) -> Table {
     table
 }
 
-/// Reads a results file: the JSON report (starts with `{`) or the CSV.
+/// Reads a results file: the JSON report (starts with `{`) or the CSV. Every figure must be a
+/// finite number in its range and the file must hold a step: a baseline of `NaN`s compares as
+/// nothing at all, which would pass anything.
 pub fn load(path: &Path) -> Result<Vec<Step>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::usage(format!("read {}: {e}", path.display())))?;
@@ -259,45 +261,74 @@ pub fn load(path: &Path) -> Result<Vec<Step>> {
     } else {
         from_csv(&text)
     }
+    .and_then(|steps| {
+        if steps.is_empty() {
+            Err("no steps: nothing to compare".to_string())
+        } else {
+            Ok(steps)
+        }
+    })
     .map_err(|e| Error::usage(format!("read {}: {e}", path.display())))?;
     Ok(steps)
 }
 
-#[derive(Deserialize)]
-struct JsonReport {
-    steps: Vec<JsonStep>,
-}
+/// The figures' ranges: latencies and rates are not negative, success is a percentage.
+const P95: (&str, f64, f64) = ("p95 latency", 0.0, f64::MAX);
+const SUCCESS: (&str, f64, f64) = ("success rate", 0.0, 100.0);
+const RPS: (&str, f64, f64) = ("rps", 0.0, f64::MAX);
 
-#[derive(Deserialize)]
-struct JsonStep {
-    service: String,
-    concurrency: u32,
-    success_rate: f64,
-    rps: f64,
-    latency_ms: JsonLatency,
-}
-
-#[derive(Deserialize)]
-struct JsonLatency {
-    p95: f64,
+fn checked(
+    value: f64,
+    field: &str,
+    (_, min, max): (&str, f64, f64),
+) -> std::result::Result<f64, String> {
+    sealos_shared::number::check(value, min, max).map_err(|why| format!("{field}: {why}"))
 }
 
 pub fn from_json(text: &str) -> std::result::Result<Vec<Step>, String> {
-    let report: JsonReport =
+    let report: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not a bench JSON report: {e}"))?;
-    Ok(report
-        .steps
-        .into_iter()
-        .map(|s| Step {
-            service: s.service,
-            concurrency: s.concurrency,
+    let steps = report["steps"]
+        .as_array()
+        .ok_or("not a bench JSON report: no \"steps\" list")?;
+    let mut out = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let at = |path: &str| format!("steps[{index}].{path}");
+        let number = |path: &str, range: (&str, f64, f64)| {
+            let value = path.split('.').fold(step, |v, key| &v[key]);
+            match value {
+                serde_json::Value::Null => Err(format!("{} is missing", at(path))),
+                serde_json::Value::Number(n) => n
+                    .as_f64()
+                    .ok_or_else(|| format!("{}: {n} is not a number", at(path)))
+                    .and_then(|v| checked(v, &at(path), range)),
+                other => Err(format!("{}: {other} is not a number", at(path))),
+            }
+        };
+        let service = step["service"]
+            .as_str()
+            .ok_or_else(|| format!("{} is missing", at("service")))?;
+        let concurrency = step["concurrency"]
+            .as_u64()
+            .filter(|c| *c >= 1)
+            .and_then(|c| u32::try_from(c).ok())
+            .ok_or_else(|| {
+                format!(
+                    "{} is missing or not a whole number from 1",
+                    at("concurrency")
+                )
+            })?;
+        out.push(Step {
+            service: service.to_string(),
+            concurrency,
             point: Point {
-                p95_ms: s.latency_ms.p95,
-                success_rate: s.success_rate,
-                rps: s.rps,
+                p95_ms: number("latency_ms.p95", P95)?,
+                success_rate: number("success_rate", SUCCESS)?,
+                rps: number("rps", RPS)?,
             },
-        })
-        .collect())
+        });
+    }
+    Ok(out)
 }
 
 pub fn from_csv(text: &str) -> std::result::Result<Vec<Step>, String> {
@@ -311,22 +342,27 @@ pub fn from_csv(text: &str) -> std::result::Result<Vec<Step>, String> {
                 .map(|v| v.trim())
                 .ok_or_else(|| format!("line {line}: no {name:?} column"))
         };
-        let number = |name: &str| -> std::result::Result<f64, String> {
+        let number = |name: &str, range: (&str, f64, f64)| -> std::result::Result<f64, String> {
             let value = field(name)?;
-            value
+            let parsed = value
                 .trim_end_matches('%')
                 .parse::<f64>()
-                .map_err(|_| format!("line {line}: {name} {value:?} is not a number"))
+                .map_err(|_| format!("line {line}: {name} {value:?} is not a number"))?;
+            checked(parsed, &format!("line {line}: {name} {value:?}"), range)
         };
         let step = Step {
             service: field("service")?.to_string(),
             concurrency: field("concurrent_users")?
                 .parse()
-                .map_err(|_| format!("line {line}: concurrent_users is not a whole number"))?,
+                .ok()
+                .filter(|c| *c >= 1)
+                .ok_or_else(|| {
+                    format!("line {line}: concurrent_users is not a whole number from 1")
+                })?,
             point: Point {
-                p95_ms: number("p95_latency")?,
-                success_rate: number("success_rate")?,
-                rps: number("rps")?,
+                p95_ms: number("p95_latency", P95)?,
+                success_rate: number("success_rate", SUCCESS)?,
+                rps: number("rps", RPS)?,
             },
         };
         // A later row of the same step (an appended run) replaces the earlier one.
@@ -432,5 +468,72 @@ mod tests {
         let json = r#"{"steps":[{"service":"a","concurrency":5,"success_rate":99.0,"rps":7.5,"latency_ms":{"p95":3.25,"p50":1}}]}"#;
         assert_eq!(from_json(json).unwrap(), [step("a", 5, 3.25, 99.0, 7.5)]);
         assert!(from_json("{}").is_err());
+    }
+
+    #[test]
+    fn figures_that_are_not_finite_or_out_of_range_are_named() {
+        let head = "timestamp,service,concurrent_users,p95_latency,success_rate,rps\n";
+        for (row, message) in [
+            (
+                "t,a,1,NaN,100,10",
+                "line 2: p95_latency \"NaN\": NaN is not a finite number",
+            ),
+            (
+                "t,a,1,inf,100,10",
+                "line 2: p95_latency \"inf\": inf is not a finite number",
+            ),
+            (
+                "t,a,1,-5,100,10",
+                "line 2: p95_latency \"-5\": -5 is less than 0",
+            ),
+            (
+                "t,a,1,5,101,10",
+                "line 2: success_rate \"101\": 101 is more than 100",
+            ),
+            ("t,a,1,5,100,-1", "line 2: rps \"-1\": -1 is less than 0"),
+            ("t,a,1,5,100", "line 2: no \"rps\" column"),
+            (
+                "t,a,0,5,100,1",
+                "line 2: concurrent_users is not a whole number from 1",
+            ),
+        ] {
+            let err = from_csv(&format!("{head}{row}\n")).unwrap_err();
+            assert_eq!(err, message, "{row}");
+        }
+        let step =
+            |body: &str| format!(r#"{{"steps":[{{"service":"a","concurrency":1,{body}}}]}}"#);
+        for (body, message) in [
+            (
+                r#""success_rate":99,"rps":1,"latency_ms":{"p95":-1}"#,
+                "steps[0].latency_ms.p95: -1 is less than 0",
+            ),
+            (
+                r#""success_rate":99,"rps":1,"latency_ms":{}"#,
+                "steps[0].latency_ms.p95 is missing",
+            ),
+            (
+                r#""success_rate":99,"latency_ms":{"p95":1}"#,
+                "steps[0].rps is missing",
+            ),
+            (
+                r#""success_rate":"x","rps":1,"latency_ms":{"p95":1}"#,
+                "steps[0].success_rate: \"x\" is not a number",
+            ),
+        ] {
+            assert_eq!(from_json(&step(body)).unwrap_err(), message, "{body}");
+        }
+        // JSON has no NaN: the parser refuses it, and huge exponents are out of range.
+        assert!(
+            from_json(&step(
+                r#""success_rate":NaN,"rps":1,"latency_ms":{"p95":1}"#
+            ))
+            .is_err()
+        );
+        assert!(
+            from_json(&step(
+                r#""success_rate":1e999,"rps":1,"latency_ms":{"p95":1}"#
+            ))
+            .is_err()
+        );
     }
 }

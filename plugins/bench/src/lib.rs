@@ -62,13 +62,13 @@ pub struct CompareArgs {
     #[arg(value_name = "CURRENT")]
     pub current: PathBuf,
     /// A p95 latency higher than the baseline's by more than this is a regression.
-    #[arg(long, value_name = "PERCENT", default_value = "20%", value_parser = parse_percent)]
+    #[arg(long, value_name = "PERCENT", default_value = "20%", value_parser = parse_regression)]
     pub max_p95_regression: f64,
     /// Requests per second lower than the baseline's by more than this is a regression.
-    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_percent)]
+    #[arg(long, value_name = "PERCENT", default_value = "10%", value_parser = parse_share)]
     pub max_rps_drop: f64,
     /// A success rate below this is a regression.
-    #[arg(long, value_name = "PERCENT", default_value = "99%", value_parser = parse_percent)]
+    #[arg(long, value_name = "PERCENT", default_value = "99%", value_parser = parse_share)]
     pub min_success: f64,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
@@ -91,14 +91,19 @@ fn check_url(text: &str) -> std::result::Result<String, String> {
     plan::parse_url(text).map(|_| text.to_string())
 }
 
-/// `20%` or `20`: a percentage from 0 to 100... or more for regressions.
-fn parse_percent(text: &str) -> std::result::Result<f64, String> {
-    text.trim()
-        .trim_end_matches('%')
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .ok_or_else(|| format!("{text:?} is not a percentage (e.g. 20%)"))
+/// `20%` or `20`: a share of something, 0 to 100 percent.
+fn parse_share(text: &str) -> std::result::Result<f64, String> {
+    percent(text, 100.0)
+}
+
+/// A regression in percent: 0 and up (a p95 may double: 100%, or worse).
+fn parse_regression(text: &str) -> std::result::Result<f64, String> {
+    percent(text, 1e6)
+}
+
+fn percent(text: &str, max: f64) -> std::result::Result<f64, String> {
+    sealos_shared::number::float(text.trim().trim_end_matches('%'), 0.0, max)
+        .map_err(|why| format!("{why}: not a percentage (e.g. 20%)"))
 }
 
 pub async fn run(args: Args) -> Result<Exit> {

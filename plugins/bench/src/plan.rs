@@ -5,15 +5,40 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{HOST, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Uri};
+use sealos_shared::number::{self, NOT_ZERO};
 
 use crate::client::RequestTemplate;
 
-/// `-c`: a concurrency level, 1 or more.
+/// The most connections one step opens: each is a worker and a socket, and far more than this
+/// exhausts memory and file descriptors before it measures anything.
+pub const MAX_CONCURRENCY: u32 = 100_000;
+/// The most load threads.
+pub const MAX_THREADS: u32 = 1024;
+/// `--rate` bounds: below one request in 1000 s the schedule's arithmetic stops meaning anything
+/// (1e-320 made the next due time infinite), and no single machine sends 100 million a second.
+pub const MIN_RATE: f64 = 0.001;
+pub const MAX_RATE: f64 = 1e8;
+/// `-z`: a soak test of a month is the longest step.
+pub const MAX_RUN: Duration = Duration::from_secs(30 * 24 * 3600);
+/// `--timeout` and `--pause`: a day.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+/// `-c`: a concurrency level, 1 to [`MAX_CONCURRENCY`].
 pub fn parse_concurrency(text: &str) -> Result<u32, String> {
-    match text.trim().parse::<u32>() {
-        Ok(0) => Err("concurrency must be at least 1".into()),
-        Ok(c) => Ok(c),
-        Err(_) => Err(format!("{text:?} is not a whole number of connections")),
+    whole(text, MAX_CONCURRENCY, "connections")
+}
+
+/// `--threads`: 1 to [`MAX_THREADS`].
+pub fn parse_threads(text: &str) -> Result<u32, String> {
+    whole(text, MAX_THREADS, "threads")
+}
+
+fn whole(text: &str, max: u32, what: &str) -> Result<u32, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err(format!("{what}: must be at least 1")),
+        Ok(c) if c > u64::from(max) => Err(format!("{text:?}: at most {max} {what}")),
+        Ok(c) => u32::try_from(c).map_err(|_| format!("{text:?}: at most {max} {what}")),
+        Err(_) => Err(format!("{text:?} is not a whole number of {what}")),
     }
 }
 
@@ -28,27 +53,25 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
     }
 }
 
-/// `--rate`: total requests per second, above 0.
+/// `--rate`: total requests per second, [`MIN_RATE`] to [`MAX_RATE`].
 pub fn parse_rate(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
-        _ => Err(format!(
-            "{text:?} is not a rate in requests per second (e.g. 500)"
-        )),
-    }
+    number::float(text, MIN_RATE, MAX_RATE)
+        .map_err(|why| format!("{why}: not a rate in requests per second (e.g. 500)"))
 }
 
-/// `-z`, `--timeout`, `--pause`: `30s`, `1m`, `500ms`, or seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>()
-        && seconds.is_finite()
-        && seconds >= 0.0
-    {
-        return Ok(Duration::from_secs_f64(seconds));
-    }
-    humantime::parse_duration(text)
-        .map_err(|_| format!("{text:?} is not a duration (e.g. 30s, 1m, 500ms)"))
+/// `-z`: `30s`, `1m`, `500ms`, or seconds; more than 0, at most [`MAX_RUN`].
+pub fn parse_run_duration(text: &str) -> Result<Duration, String> {
+    number::duration(text, NOT_ZERO, MAX_RUN)
+}
+
+/// `--timeout`: more than 0, at most [`MAX_WAIT`].
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    number::duration(text, NOT_ZERO, MAX_WAIT)
+}
+
+/// `--pause`: 0 or more, at most [`MAX_WAIT`].
+pub fn parse_pause(text: &str) -> Result<Duration, String> {
+    number::duration(text, Duration::ZERO, MAX_WAIT)
 }
 
 /// `-m`: an HTTP method.
@@ -233,6 +256,12 @@ mod tests {
         );
         assert!(parse_concurrency("0").unwrap_err().contains("at least 1"));
         assert!(
+            parse_concurrency("4294967296")
+                .unwrap_err()
+                .contains("at most 100000 connections")
+        );
+        assert!(parse_threads("5000").unwrap_err().contains("at most 1024"));
+        assert!(
             parse_count("-1")
                 .unwrap_err()
                 .contains("positive whole number")
@@ -240,9 +269,19 @@ mod tests {
         assert!(parse_count("0").is_err());
         assert!(parse_rate("abc").unwrap_err().contains("not a rate"));
         assert!(parse_rate("0").is_err());
-        assert!(parse_duration("soon").is_err());
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["1e-320", "NaN", "inf", "-5", "1e9"] {
+            assert!(parse_rate(bad).unwrap_err().contains("not a rate"), "{bad}");
+        }
+        assert!(parse_run_duration("soon").is_err());
+        assert!(parse_run_duration("0").unwrap_err().contains("more than 0"));
+        assert!(
+            parse_timeout("1e20")
+                .unwrap_err()
+                .contains("the longest is 1day")
+        );
+        assert_eq!(parse_pause("0s").unwrap(), Duration::ZERO);
+        assert_eq!(parse_timeout("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_run_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_header("no colon").is_err());
         assert_eq!(parse_method("post").unwrap(), Method::POST);
     }

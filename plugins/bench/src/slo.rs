@@ -194,7 +194,8 @@ pub fn parse_millis(text: &str) -> Option<f64> {
         "m" => 60_000.0,
         _ => return None,
     };
-    Some(number * factor)
+    // 1e308 minutes is no threshold: an infinite one would pass every step.
+    Some(number * factor).filter(|v| v.is_finite())
 }
 
 #[cfg(test)]
@@ -236,6 +237,7 @@ mod tests {
         assert_eq!(parse_millis("250"), Some(250.0));
         assert_eq!(parse_millis("2m"), Some(120_000.0));
         assert_eq!(parse_millis("5h"), None);
+        assert_eq!(parse_millis(&format!("1{}m", "0".repeat(308))), None);
         let slo = Slo::parse("p99.9<=1s,failures<1,max>2ms").unwrap();
         let mut s = step(0.0, 100.0, 0.0);
         s.latency_ms.p99_9 = 1000.0;

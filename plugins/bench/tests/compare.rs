@@ -190,3 +190,79 @@ fn unreadable_or_foreign_files_exit_2() {
         explain(&out)
     );
 }
+
+/// A baseline (or current file) whose figures are not finite, out of range or missing is bad
+/// input: exit 2 naming the field, never a comparison that passes because NaN compares as nothing.
+#[test]
+fn bad_numbers_in_results_files_exit_2_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = csv(dir.path(), "good.csv", &[("a", 1, 10.0, 100.0, 1000.0)]);
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let head = "timestamp,service,concurrent_users,p95_latency,success_rate,rps\n";
+    let cases = [
+        (
+            write("nan.csv", &format!("{head}t,a,1,NaN,NaN,NaN\n")),
+            "line 2: p95_latency \"NaN\": NaN is not a finite number",
+        ),
+        (
+            write("inf.csv", &format!("{head}t,a,1,10,100,inf\n")),
+            "line 2: rps \"inf\": inf is not a finite number",
+        ),
+        (
+            write("negative.csv", &format!("{head}t,a,1,-10,100,1000\n")),
+            "line 2: p95_latency \"-10\": -10 is less than 0",
+        ),
+        (
+            write("short.csv", &format!("{head}t,a,1,10\n")),
+            "line 2: no \"success_rate\" column",
+        ),
+        (write("empty.csv", head), "no steps: nothing to compare"),
+        (
+            write(
+                "missing.json",
+                r#"{"steps":[{"service":"a","concurrency":1,"success_rate":100,"latency_ms":{"p95":10}}]}"#,
+            ),
+            "steps[0].rps is missing",
+        ),
+        (
+            write(
+                "negative.json",
+                r#"{"steps":[{"service":"a","concurrency":1,"success_rate":100,"rps":-3,"latency_ms":{"p95":10}}]}"#,
+            ),
+            "steps[0].rps: -3 is less than 0",
+        ),
+        (write("none.json", r#"{"steps":[]}"#), "no steps"),
+    ];
+    for (bad, message) in &cases {
+        for (baseline, current) in [(bad, &good), (&good, bad)] {
+            let out = compare(baseline, current, &[]);
+            assert_eq!(out.status.code(), Some(2), "{}", explain(&out));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains("error") && stderr.contains(message),
+                "{message}\n{}",
+                explain(&out)
+            );
+            assert!(out.stdout.is_empty(), "{}", explain(&out));
+        }
+    }
+    // The thresholds are percentages.
+    for (flag, value, message) in [
+        ("--min-success", "NaN", "not a finite number"),
+        ("--min-success", "101%", "101 is more than 100"),
+        ("--max-rps-drop", "-5%", "-5 is less than 0"),
+        ("--max-p95-regression", "inf", "not a finite number"),
+    ] {
+        let out = compare(&good, &good, &[&format!("{flag}={value}")]);
+        assert_eq!(out.status.code(), Some(2), "{}", explain(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{flag} {value}\n{}",
+            explain(&out)
+        );
+    }
+}

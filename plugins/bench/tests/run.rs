@@ -297,8 +297,16 @@ async fn rate_holds_over_the_run() {
     assert_eq!(s.seen.requests.load(Ordering::SeqCst), 400);
     assert_eq!(step["mode"], "open");
     assert_eq!(step["rate"], 200.0);
+    assert_eq!(step["successes"], 400, "{step}");
+    assert_eq!(step["failures"], 0, "{step}");
+    // rps is what was counted over what was measured, and an open loop never runs ahead of its
+    // schedule: the last request is due at 1.995 s, so the measured time cannot be shorter and
+    // the rate cannot exceed 400 / 1.995 s. (No upper bound on the time: a slow machine may
+    // take longer, which says nothing about the schedule.)
+    let seconds = step["duration_seconds"].as_f64().unwrap();
     let rps = step["rps"].as_f64().unwrap();
-    assert!((170.0..=210.0).contains(&rps), "rps {rps}");
+    assert!(seconds >= 1.995, "{step}");
+    assert!((rps * seconds - 400.0).abs() < 1e-6 * 400.0, "{step}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -448,6 +456,7 @@ async fn slo_decides_the_exit_code() {
 async fn bad_input_exits_2_before_any_request() {
     let s = server().await;
     let ok = format!("{}/ok", s.url);
+    let huge_latency = format!("p95<1{}m", "0".repeat(308));
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["run", "127.0.0.1:1/x"], "has no scheme"),
         (vec!["run", &ok, "-c", "0"], "at least 1"),
@@ -462,6 +471,47 @@ async fn bad_input_exits_2_before_any_request() {
             "not a valid threshold",
         ),
         (vec!["run", &ok, "-z", "soon"], "not a duration"),
+        // Numbers that used to panic (exit 101) or pass silently.
+        (vec!["run", &ok, "--timeout", "1e20"], "the longest is 1day"),
+        (vec!["run", &ok, "--timeout", "0"], "must be more than 0"),
+        (vec!["run", &ok, "--timeout", "-1"], "cannot be negative"),
+        (vec!["run", &ok, "--timeout", "500000000y"], "too long"),
+        (
+            vec!["run", &ok, "--rate", "1e-320"],
+            "1e-320 is less than 0.001",
+        ),
+        (
+            vec!["run", &ok, "--rate", "NaN"],
+            "NaN is not a finite number",
+        ),
+        (
+            vec!["run", &ok, "--rate", "inf"],
+            "inf is not a finite number",
+        ),
+        (vec!["run", &ok, "--rate", "-5"], "-5 is less than 0.001"),
+        (
+            vec!["run", &ok, "-z", "inf"],
+            "not a finite number of seconds",
+        ),
+        (vec!["run", &ok, "-z", "1e19"], "the longest is 30days"),
+        (vec!["run", &ok, "-z", "-2"], "cannot be negative"),
+        (vec!["run", &ok, "-z", "0s"], "must be more than 0"),
+        (
+            vec!["run", &ok, "--pause", "NaN"],
+            "not a finite number of seconds",
+        ),
+        (
+            vec!["run", &ok, "-c", "4294967296"],
+            "at most 100000 connections",
+        ),
+        (
+            vec!["run", &ok, "--threads", "100000"],
+            "at most 1024 threads",
+        ),
+        (
+            vec!["run", &ok, "--slo", &huge_latency],
+            "not a valid threshold",
+        ),
     ];
     for (args, message) in cases {
         let out = bench(&args).await;

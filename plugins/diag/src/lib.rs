@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod certificates;
 pub mod connectivity;
+pub mod durations;
 pub mod envoy;
 pub mod finding;
 pub mod list;
@@ -133,5 +134,12 @@ mod tests {
         let args =
             Args::try_parse_from(["x", "bundle", "-o", "/tmp/x.tar.gz", "-n", "a,b"]).unwrap();
         assert!(matches!(args.command, Command::Bundle(_)));
+        for bad in [
+            ["x", "runbook", "run", "memory-leak", "--timeout", "1e20"],
+            ["x", "runbook", "run", "memory-leak", "--pause", "inf"],
+            ["x", "performance", "--since", "500000000y", "-o", "json"],
+        ] {
+            assert!(Args::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -32,6 +32,19 @@ pub async fn read(
     since: Duration,
     notes: &mut Vec<String>,
 ) -> Result<Vec<ContainerLog>> {
+    read_bounded(client, namespace, selector, since, None, notes).await
+}
+
+/// As [`read`], each container's log cut at `limit_bytes` by the server (`limitBytes`), so a
+/// chatty pod costs at most that much memory here.
+pub async fn read_bounded(
+    client: &Client,
+    namespace: &str,
+    selector: &str,
+    since: Duration,
+    limit_bytes: Option<i64>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<ContainerLog>> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut params = ListParams::default().limit(500);
     if !selector.is_empty() {
@@ -47,6 +60,7 @@ pub async fn read(
         let params = LogParams {
             container: Some(container.clone()),
             since_seconds: Some(i64::try_from(since.as_secs()).unwrap_or(i64::MAX).max(1)),
+            limit_bytes: limit_bytes.map(|l| l.max(1)),
             ..LogParams::default()
         };
         match retry::read(Backoff::default(), || api.logs(&name, &params)).await {

@@ -819,3 +819,173 @@ async fn a_person_answering_no_stops_it_and_yes_lets_it_act() {
         2
     );
 }
+
+/// Someone acting on the cluster while the plan waits for "yes": `change` runs when asked.
+struct Meanwhile<F: FnMut()>(F);
+impl<F: FnMut()> Confirm for Meanwhile<F> {
+    fn ask(&mut self, _: &str) -> Option<bool> {
+        (self.0)();
+        Some(true)
+    }
+}
+
+/// Runs without --yes, confirming through `confirm`; the JSON report and the exit.
+async fn run_confirmed(
+    sandbox: &Sandbox,
+    argv: &[&str],
+    confirm: &mut dyn Confirm,
+) -> (sealos_shared::Result<Exit>, Value) {
+    let (args, flags) = parse(sandbox, argv);
+    let buffer = Buffer::default();
+    let mut out = Out::to_writer(Box::new(buffer.clone()), Format::Json);
+    let exit = runbook::run_one(&args, &flags, &mut out, confirm).await;
+    let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    (exit, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_leak_refuses_to_evict_a_pod_replaced_since_the_plan() {
+    let sandbox = start(budget_allows_one()).await;
+    let targets = app_test_v1(&sandbox);
+    assert_eq!(targets.len(), 2, "{targets:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let audit_log = dir.path().join("audit.jsonl").display().to_string();
+    let mark = sandbox.request_log().len();
+    // While the plan waits for "yes", each planned pod is deleted and another is created under
+    // its name, as a StatefulSet recreates its pods: same name, new UID. (The newcomer has other
+    // labels, so the ReplicaSet, which replaces the deleted pod under a new name, and the
+    // budget leave it alone.)
+    let mut replaced = Vec::new();
+    let mut meanwhile = Meanwhile(|| {
+        let pods = sealos_sandbox::registry::ResKey::new("", "pods");
+        for pod in &targets {
+            let mut old = sandbox.object("", "pods", "ns-bob", pod).unwrap();
+            sandbox.store().delete(&pods, "ns-bob", pod).unwrap();
+            let meta = old["metadata"].as_object_mut().unwrap();
+            for field in [
+                "uid",
+                "resourceVersion",
+                "creationTimestamp",
+                "ownerReferences",
+            ] {
+                meta.remove(field);
+            }
+            meta.insert("labels".into(), serde_json::json!({"app": "newcomer"}));
+            let new = sandbox.create(old).unwrap();
+            replaced.push(new["metadata"]["uid"].as_str().unwrap().to_string());
+        }
+    });
+    let (exit, report) = run_confirmed(
+        &sandbox,
+        &[
+            "memory-leak",
+            "--max-pods",
+            "2",
+            "--audit-log",
+            &audit_log,
+            "--pause",
+            "0s",
+            "--timeout",
+            "30s",
+            "-o",
+            "json",
+        ],
+        &mut meanwhile,
+    )
+    .await;
+    assert_eq!(exit.unwrap(), Exit::Problem, "{report:#}");
+    // The plan named the UIDs it measured, not the newcomers'.
+    for action in report["plan"].as_array().unwrap() {
+        let uid = action["precondition"]["uid"].as_str().unwrap();
+        assert!(
+            !uid.is_empty() && !replaced.iter().any(|r| r == uid),
+            "{action}"
+        );
+    }
+    let results = report["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{report:#}");
+    for r in results {
+        assert_eq!(r["status"], "stale", "{report:#}");
+        let detail = r["detail"].as_str().unwrap();
+        // The API server's own words, as upstream's rest.BeforeDelete puts them.
+        assert!(
+            detail.contains("the UID in the precondition (")
+                && detail.contains("The object might have been deleted and then recreated")
+                && detail.contains("re-plan"),
+            "{detail}"
+        );
+    }
+    // Both evictions were sent and refused; the replacements are untouched.
+    let requests = evictions(&sandbox, mark);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        requests.iter().all(|(_, code)| *code == 409),
+        "{requests:?}"
+    );
+    for pod in &targets {
+        let uid = sandbox.object("", "pods", "ns-bob", pod).unwrap()["metadata"]["uid"].clone();
+        assert!(replaced.iter().any(|r| uid == r.as_str()), "{uid}");
+    }
+    let audit = audit_records(&audit_log);
+    assert_eq!(audit.len(), 2, "{audit:#?}");
+    assert!(
+        audit
+            .iter()
+            .all(|r| r["outcome"].as_str().unwrap().starts_with("stale:")),
+        "{audit:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_down_refuses_a_restart_planned_on_a_deployment_that_changed() {
+    let sandbox = start(seeded()).await;
+    break_controller(&sandbox, "terminal-controller").await;
+    let dir = tempfile::tempdir().unwrap();
+    let audit_log = dir.path().join("audit.jsonl").display().to_string();
+    let argv = [
+        "service-down",
+        "--audit-log",
+        &audit_log,
+        "--timeout",
+        "30s",
+        "-o",
+        "json",
+    ];
+    // Someone else changes the Deployment while the plan waits for "yes".
+    let mut meanwhile = Meanwhile(|| {
+        sandbox
+            .modify(
+                "apps",
+                "deployments",
+                "sealos-system",
+                "terminal-controller",
+                |d| {
+                    d["metadata"]["labels"]["changed-by"] = "someone-else".into();
+                },
+            )
+            .unwrap();
+    });
+    let (exit, report) = run_confirmed(&sandbox, &argv, &mut meanwhile).await;
+    assert_eq!(exit.unwrap(), Exit::Problem, "{report:#}");
+    assert!(
+        report["plan"][0]["precondition"]["resource_version"].is_string(),
+        "{report:#}"
+    );
+    assert_eq!(report["results"][0]["status"], "stale", "{report:#}");
+    let detail = report["results"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("the object has been modified") && detail.contains("re-plan"),
+        "{detail}"
+    );
+    let d = deployment(&sandbox, "terminal-controller");
+    assert!(
+        d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_null(),
+        "restarted anyway: {d:#}"
+    );
+    // Planned again, it acts.
+    let mut unchanged = Meanwhile(|| {});
+    let (exit, report) = run_confirmed(&sandbox, &argv, &mut unchanged).await;
+    assert_eq!(exit.unwrap(), Exit::Ok, "{report:#}");
+    assert_eq!(report["results"][0]["status"], "done", "{report:#}");
+}

@@ -211,8 +211,9 @@ fn too_many_requests(pdb: &Value, b: Budget) -> ApiError {
 
 /// `POST pods/NAME/eviction`: delete the pod unless a budget forbids it.
 pub fn evict(cluster: &Cluster, req: &ApiRequest, ns: &str, name: &str) -> Result<Resp, ApiError> {
+    let mut eviction = Value::Null;
     if !req.body.is_empty() {
-        let eviction = crate::verbs::decode_body(req)?;
+        eviction = crate::verbs::decode_body(req)?;
         if let Some(n) = eviction["metadata"]["name"].as_str()
             && n != name
         {
@@ -249,6 +250,17 @@ pub fn evict(cluster: &Cluster, req: &ApiRequest, ns: &str, name: &str) -> Resul
             }
         }
     }
+    // The budget is checked first, then the delete enforces the Eviction's DeleteOptions
+    // preconditions (upstream's eviction REST hands them to the store's Delete).
+    let preconditions = &eviction["deleteOptions"]["preconditions"];
+    crate::verbs::check_preconditions(
+        &pod,
+        "",
+        "Pod",
+        name,
+        preconditions["uid"].as_str(),
+        preconditions["resourceVersion"].as_str(),
+    )?;
     if req.query.get("dryRun") != Some("All") {
         let info = cluster
             .registry

@@ -1,5 +1,6 @@
 //! `pods/NAME/log`: text from the pod's `sandbox.sealos.io/logs` annotation (JSON, container →
-//! text), filtered by `sinceSeconds` (lines that start with an RFC 3339 time) and `tailLines`.
+//! text), filtered by `sinceSeconds` (lines that start with an RFC 3339 time) and `tailLines`,
+//! then cut at `limitBytes` as the kubelet's limit writer does (mid-line if need be).
 //! `previous` reads the `<container>/previous` entry, and needs a restart to have happened.
 
 use crate::cluster::Cluster;
@@ -76,7 +77,27 @@ pub fn handle(cluster: &Cluster, req: &ApiRequest, ns: &str, name: &str) -> Resu
         .number("tailLines")
         .and_then(|n| usize::try_from(n).ok());
     let timestamps = req.query.flag("timestamps");
-    Ok(response::text(200, filter(&text, since, tail, timestamps)))
+    let limit = req
+        .query
+        .number("limitBytes")
+        .and_then(|n| usize::try_from(n).ok());
+    let mut text = filter(&text, since, tail, timestamps);
+    if let Some(limit) = limit {
+        truncate(&mut text, limit);
+    }
+    Ok(response::text(200, text))
+}
+
+/// The first `limit` bytes (the kubelet counts bytes; a character it would split is left out,
+/// as the answer here is a `String`).
+pub fn truncate(text: &mut String, limit: usize) {
+    if text.len() > limit {
+        let mut end = limit;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
 }
 
 fn line_time(line: &str) -> Option<Timestamp> {
@@ -123,5 +144,15 @@ mod tests {
             "2026-11-25T11:00:00Z new error\nuntimed\n"
         );
         assert_eq!(filter(text, None, Some(1), false), "untimed\n");
+    }
+
+    #[test]
+    fn limit_bytes_cuts_mid_line() {
+        let mut text = "abcdef\nghi\n".to_string();
+        truncate(&mut text, 8);
+        assert_eq!(text, "abcdef\ng");
+        let mut text = "é".to_string();
+        truncate(&mut text, 1);
+        assert_eq!(text, "");
     }
 }

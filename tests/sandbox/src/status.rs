@@ -69,6 +69,24 @@ impl ApiError {
         }
     }
 
+    /// 409 from a DeleteOptions precondition, as `rest.BeforeDelete` words it: the resource is the
+    /// object's *kind* (`Pod`, `Deployment.apps`), and the cause names both values.
+    pub fn precondition_failed(group: &str, kind: &str, name: &str, cause: &str) -> Self {
+        let mut d = json!({ "name": name, "kind": kind, "causes": [{ "message": cause }] });
+        if !group.is_empty() {
+            d["group"] = json!(group);
+        }
+        ApiError {
+            code: 409,
+            reason: "Conflict",
+            message: format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {cause}",
+                qualified(group, kind)
+            ),
+            details: Some(d),
+        }
+    }
+
     /// 422: `Deployment.apps "x" is invalid: <field>: <why>`.
     pub fn invalid(group: &str, kind: &str, name: &str, field: &str, why: &str) -> Self {
         let qualified_kind = if group.is_empty() {

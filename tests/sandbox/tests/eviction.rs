@@ -178,3 +178,67 @@ async fn eviction_of_a_missing_pod_is_404_and_dry_run_keeps_the_pod() {
     assert_eq!(pods.evict(&pod, &dry).await.unwrap().code, 201);
     assert!(sb.object("", "pods", "default", &pod).is_some());
 }
+
+/// An Eviction's `deleteOptions.preconditions` are enforced as upstream's store enforces them
+/// (rest.BeforeDelete): a UID that is not the pod's is 409 with upstream's words, the pod kept;
+/// the pod's own UID evicts it. The body is written out: kube 5's `evict` sends its options as
+/// `delete_options`, which the Eviction type does not have, and so does not carry them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eviction_preconditions_name_the_pod_and_a_stale_uid_is_409() {
+    let sb = sandbox().await;
+    sb.create(deployment("api", 1)).unwrap();
+    let pod = wait_for("a ready api pod", || {
+        ready_pods(&sb, "api").into_iter().next()
+    })
+    .await;
+    let uid = sb.object("", "pods", "default", &pod).unwrap()["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pods: Api<Pod> = Api::namespaced(client(&sb).await, "default");
+    let eviction = |precondition: Value| {
+        json!({
+            "apiVersion": "policy/v1", "kind": "Eviction",
+            "metadata": {"name": pod, "namespace": "default"},
+            "deleteOptions": {"preconditions": precondition},
+        })
+    };
+    let pp = kube::api::PostParams::default();
+    let stale = pods
+        .create_subresource::<_, Value>("eviction", &pod, &pp, &eviction(json!({"uid": "not-it"})))
+        .await;
+    match stale {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
+            assert_eq!(
+                s.message,
+                format!(
+                    "Operation cannot be fulfilled on Pod \"{pod}\": the UID in the precondition (not-it) does not match the UID in record ({uid}). The object might have been deleted and then recreated"
+                )
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let rv = pods
+        .create_subresource::<_, Value>(
+            "eviction",
+            &pod,
+            &pp,
+            &eviction(json!({"resourceVersion": "1"})),
+        )
+        .await;
+    match rv {
+        Err(kube::Error::Api(s)) => assert!(
+            s.code == 409 && s.message.contains("The object might have been modified"),
+            "{s:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(sb.object("", "pods", "default", &pod).is_some());
+    let done: Value = pods
+        .create_subresource("eviction", &pod, &pp, &eviction(json!({"uid": uid})))
+        .await
+        .unwrap();
+    assert_eq!(done["code"], 201);
+    assert!(sb.object("", "pods", "default", &pod).is_none());
+}

@@ -30,7 +30,7 @@ pub struct ConnectivityArgs {
     #[arg(long, value_enum, default_value_t = Level::Error)]
     pub failure_threshold: Level,
     /// How long to wait for a pod's Envoy admin port (through a port-forward).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::durations::wait)]
     pub envoy_timeout: Duration,
     /// Do not port-forward to Envoy.
     #[arg(long)]

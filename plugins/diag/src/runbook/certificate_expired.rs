@@ -56,6 +56,7 @@ pub async fn plan(
         actions.push(Action {
             kind: "renew",
             object: Object::new("Certificate", Some(&ns), &name),
+            precondition: None,
             detail: format!(
                 "{}: {}",
                 a.verdict.label().to_lowercase(),

@@ -36,6 +36,9 @@ pub async fn plan(
             Ok(current) => actions.push(Action {
                 kind: "shift",
                 object: Object::new("Deployment", Some(NAMESPACE), current.name()),
+                // The target is absolute (ingress, 0%) and the shift re-reads the Deployment
+                // when it writes: a change since the plan cannot make it do something else.
+                precondition: None,
                 detail: format!(
                     "{} → ingress/0% on container {:?}, then wait for the rollout",
                     current.setting.describe(),
@@ -51,6 +54,7 @@ pub async fn plan(
     actions.push(Action {
         kind: "collect",
         object: Object::new("Bundle", None, &file.display().to_string()),
+        precondition: None,
         detail: format!(
             "istiod logs and events of every namespace, last {}",
             humantime::format_duration(args.since)
@@ -67,6 +71,7 @@ pub async fn plan(
     actions.push(Action {
         kind: "alert",
         object: Object::new("Alert", None, "high-error-rate"),
+        precondition: None,
         detail: format!("critical alert to {}", sinks.join(", ")),
     });
     Ok((actions, notes))
@@ -135,15 +140,21 @@ pub async fn execute(
         let collect = Plan {
             namespaces: Vec::new(),
             since: args.since,
-            include_secrets: false,
             max_bytes: 200 << 20,
+            log_limit: 10 << 20,
             max_envoy_pods: 0,
             envoy_timeout: Duration::from_secs(5),
             objects: false,
             all_events: true,
             logs: vec![("istio-system".into(), "app=istiod".into())],
         };
-        let result = bundle::collect(kube, &collect, std::path::Path::new(&bundle_path)).await;
+        // The same redaction as `diag bundle`: this bundle is made to be passed on too.
+        let result = match bundle::Rules::new(&[], true, true) {
+            Ok(rules) => {
+                bundle::collect(kube, &collect, &rules, std::path::Path::new(&bundle_path)).await
+            }
+            Err(e) => Err(sealos_shared::Error::failed(e)),
+        };
         let (status, detail, outcome_text) = match result {
             Ok(summary) => (
                 Status::Done,

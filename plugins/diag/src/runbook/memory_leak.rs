@@ -9,12 +9,13 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::{EvictParams, ListParams};
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use sealos_shared::Result;
 use sealos_shared::connection::Kube;
 use sealos_shared::retry::{self, Backoff};
 
+use super::precondition::{self, Precondition};
 use super::{Action, Auditor, Outcome, RunArgs, Status, Stop, outcome};
 use crate::connectivity::path::{self, SIDECAR};
 use crate::finding::Object;
@@ -106,6 +107,8 @@ pub async fn plan(
         actions.push(Action {
             kind: "evict",
             object: Object::new("Pod", Some(&u.namespace), &u.pod),
+            // The pod measured, not another that took its name since (a StatefulSet's does).
+            precondition: Precondition::uid(pod.uid()),
             detail: format!(
                 "{SIDECAR} uses {} > {}{limit}{budget}",
                 metrics::bytes(u.memory_bytes),
@@ -239,7 +242,7 @@ pub async fn execute(
                 continue;
             }
         };
-        match pods.evict(name, &EvictParams::default()).await {
+        match precondition::evict(&pods, &ns, name, action.precondition.as_ref()).await {
             Ok(_) => {
                 let note = auditor.record(
                     "evict",
@@ -287,6 +290,17 @@ pub async fn execute(
                     format!("{why}; the budget holds, not retried"),
                     note,
                 ));
+            }
+            Err(e) if precondition::stale(&e, "").is_some() => {
+                let why = precondition::stale(&e, &format!("pod {ns}/{name}")).unwrap_or_default();
+                let note = auditor.record(
+                    "evict",
+                    &action.object,
+                    serde_json::Value::Null,
+                    serde_json::Value::Null,
+                    &format!("stale: {why}"),
+                );
+                results.push(outcome(action, Status::Stale, why, note));
             }
             Err(e) => {
                 let why = match &e {

@@ -5,6 +5,7 @@
 mod certificate_expired;
 mod high_error_rate;
 mod memory_leak;
+pub mod precondition;
 mod service_down;
 
 use std::io::IsTerminal;
@@ -22,6 +23,7 @@ use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
 
 use crate::finding::Object;
+use precondition::Precondition;
 
 /// The plugin name in audit records.
 pub const PLUGIN: &str = "diag";
@@ -111,7 +113,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
     /// How long to wait for each rollout, renewal or replacement pod.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::durations::wait)]
     pub timeout: Duration,
     /// high-error-rate: the Slack incoming webhook to alert.
     #[arg(
@@ -128,7 +130,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub bundle_dir: PathBuf,
     /// high-error-rate: how much of istiod's log and the events to collect.
-    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = crate::durations::window)]
     pub since: Duration,
     /// memory-leak: an istio-proxy container above this memory is evicted (any unit: 256Mi, 0.25Gi).
     #[arg(long, value_name = "QUANTITY", default_value = "256Mi")]
@@ -137,7 +139,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_pods: usize,
     /// memory-leak: wait this long after a replacement is ready, before the next eviction.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::durations::pause)]
     pub pause: Duration,
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: Format,
@@ -185,6 +187,21 @@ pub struct Action {
     pub kind: &'static str,
     pub object: Object,
     pub detail: String,
+    /// What the plan read of the object: the write is refused if it changed since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precondition: Option<Precondition>,
+}
+
+impl Action {
+    /// An action with no precondition: what it writes is right whatever changed since the plan.
+    pub fn new(kind: &'static str, object: Object, detail: String) -> Action {
+        Action {
+            kind,
+            object,
+            detail,
+            precondition: None,
+        }
+    }
 }
 
 /// How an action ended.
@@ -195,6 +212,8 @@ pub enum Status {
     Unchanged,
     /// Refused by the cluster on purpose (a PodDisruptionBudget): not retried.
     Blocked,
+    /// The object changed since the plan (409 on its precondition): not acted on; re-plan.
+    Stale,
     Failed,
     TimedOut,
     /// Not attempted, because an earlier action did not finish.
@@ -205,7 +224,7 @@ impl Status {
     fn severity(self) -> Severity {
         match self {
             Status::Done | Status::Unchanged => Severity::Ok,
-            Status::Blocked | Status::TimedOut | Status::Skipped => Severity::Warn,
+            Status::Blocked | Status::Stale | Status::TimedOut | Status::Skipped => Severity::Warn,
             Status::Failed => Severity::Fail,
         }
     }
@@ -598,11 +617,7 @@ mod tests {
             .unwrap()
             .unwrap();
         stop.sleep(Duration::from_secs(3600)).await;
-        let action = Action {
-            kind: "evict",
-            object: Object::new("Pod", Some("ns"), "p"),
-            detail: String::new(),
-        };
+        let action = Action::new("evict", Object::new("Pod", Some("ns"), "p"), String::new());
         let skipped = stop.skipped(&action);
         assert_eq!(skipped.status, Status::Skipped);
         assert_eq!(serde_json::to_value(&skipped).unwrap()["status"], "skipped");

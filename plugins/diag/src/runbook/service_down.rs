@@ -11,6 +11,7 @@ use sealos_shared::retry::{self, Backoff};
 use sealos_shared::traffic_shift::{self, FIELD_MANAGER, NAMESPACE, Outcome as RolloutOutcome};
 use serde_json::json;
 
+use super::precondition::{self, Precondition};
 use super::{Action, Auditor, Outcome, RunArgs, Status, Stop, outcome};
 use crate::finding::Object;
 
@@ -28,9 +29,15 @@ pub fn readiness(d: &Deployment) -> (i32, i32) {
     (ready, desired)
 }
 
-/// The restart patch: only the pod template's annotation changes.
-pub fn restart_patch(now: &str) -> serde_json::Value {
-    json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}})
+/// The restart patch: only the pod template's annotation changes; with a resourceVersion, the
+/// server applies it only to that version of the Deployment (409 otherwise).
+pub fn restart_patch(now: &str, resource_version: Option<&str>) -> serde_json::Value {
+    let mut patch =
+        json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}});
+    if let Some(rv) = resource_version {
+        patch["metadata"] = json!({"resourceVersion": rv});
+    }
+    patch
 }
 
 pub async fn plan(
@@ -62,6 +69,9 @@ pub async fn plan(
             kind: "restart",
             object: Object::new("Deployment", Some(NAMESPACE), &name),
             detail: format!("{ready}/{desired} ready: rollout restart, wait, verify"),
+            // Restart what was judged unready: if it recovered, or someone else restarted or
+            // changed it meanwhile, the restart is refused rather than done blind.
+            precondition: Precondition::resource_version(d.metadata.resource_version.clone()),
         });
     }
     Ok((actions, notes))
@@ -90,11 +100,28 @@ pub async fn execute(
             field_manager: Some(FIELD_MANAGER.into()),
             ..PatchParams::default()
         };
+        let rv = action
+            .precondition
+            .as_ref()
+            .and_then(|p| p.resource_version.as_deref());
         let patched = api
-            .patch(name, &params, &Patch::Strategic(restart_patch(&now)))
+            .patch(name, &params, &Patch::Strategic(restart_patch(&now, rv)))
             .await;
         let written = match patched {
             Ok(d) => d,
+            Err(e) if precondition::stale(&e, "").is_some() => {
+                let why = precondition::stale(&e, &format!("deployment {name:?} in {NAMESPACE:?}"))
+                    .unwrap_or_default();
+                let note = auditor.record(
+                    "restart",
+                    &action.object,
+                    serde_json::Value::Null,
+                    serde_json::Value::Null,
+                    &format!("stale: {why}"),
+                );
+                results.push(outcome(action, Status::Stale, why, note));
+                continue;
+            }
             Err(e) => {
                 let text = format!("patch deployment {name:?} in {NAMESPACE:?}: {e}");
                 let note = auditor.record(
@@ -168,9 +195,13 @@ mod tests {
         .unwrap();
         assert_eq!(readiness(&d), (0, 1));
         assert_eq!(
-            restart_patch("2026-11-25T19:00:00Z"),
+            restart_patch("2026-11-25T19:00:00Z", None),
             json!({"spec": {"template": {"metadata": {"annotations": {
                 "kubectl.kubernetes.io/restartedAt": "2026-11-25T19:00:00Z"}}}}})
+        );
+        assert_eq!(
+            restart_patch("2026-11-25T19:00:00Z", Some("42"))["metadata"],
+            json!({"resourceVersion": "42"})
         );
     }
 }

@@ -46,21 +46,59 @@ pub fn delete(
         .store
         .get(&info.key(), ns, name)
         .ok_or_else(|| ApiError::not_found(&info.group, &info.plural, name))?;
-    if let Some(uid) = &opts.uid
-        && cur["metadata"]["uid"].as_str() != Some(uid)
-    {
-        return Err(ApiError::conflict(&info.group, &info.plural, name));
-    }
-    if let Some(rv) = &opts.resource_version
-        && rv.parse::<u64>().ok() != rv_of(&cur)
-    {
-        return Err(ApiError::conflict(&info.group, &info.plural, name));
-    }
+    check_preconditions(
+        &cur,
+        &info.group,
+        &info.kind,
+        name,
+        opts.uid.as_deref(),
+        opts.resource_version.as_deref(),
+    )?;
     if opts.dry_run {
         return Ok(response::json(200, &versioned(&cur, info)));
     }
     let gone = delete_object(cluster, info, ns, name)?;
     Ok(response::json(200, &versioned(&gone, info)))
+}
+
+/// DeleteOptions.preconditions against the stored object, checked as `rest.BeforeDelete` does
+/// (UID first, then resourceVersion), with its words.
+pub fn check_preconditions(
+    cur: &Value,
+    group: &str,
+    kind: &str,
+    name: &str,
+    uid: Option<&str>,
+    resource_version: Option<&str>,
+) -> Result<(), ApiError> {
+    let meta = &cur["metadata"];
+    let stored_uid = meta["uid"].as_str().unwrap_or("");
+    if let Some(uid) = uid
+        && uid != stored_uid
+    {
+        return Err(ApiError::precondition_failed(
+            group,
+            kind,
+            name,
+            &format!(
+                "the UID in the precondition ({uid}) does not match the UID in record ({stored_uid}). The object might have been deleted and then recreated"
+            ),
+        ));
+    }
+    let stored_rv = rv_of(cur).map(|v| v.to_string()).unwrap_or_default();
+    if let Some(rv) = resource_version
+        && rv != stored_rv
+    {
+        return Err(ApiError::precondition_failed(
+            group,
+            kind,
+            name,
+            &format!(
+                "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({stored_rv}). The object might have been modified"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Delete one object and everything that follows from it.
