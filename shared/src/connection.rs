@@ -190,14 +190,10 @@ impl KubeFlags {
 }
 
 /// kubectl's `--request-timeout`: a bare number is seconds, else a duration with a unit; 0 disables.
+/// Bounded by `number::MAX_DURATION`: a deadline is an `Instant` plus this, which must not overflow.
 pub fn parse_request_timeout(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    humantime::parse_duration(text).map_err(|e| {
-        format!("invalid timeout {text:?}: {e} (use e.g. 30s, 1m, or a number of seconds)")
-    })
+    crate::number::duration(text, Duration::ZERO, crate::number::MAX_DURATION)
+        .map_err(|why| format!("invalid timeout: {why}"))
 }
 
 #[cfg(test)]
@@ -256,6 +252,11 @@ contexts:
                 .unwrap_err()
                 .contains("invalid timeout")
         );
+        // What would overflow a deadline, or is no number at all, is refused, not a panic later.
+        for bad in ["10000000000000000000", "1e20", "NaN", "inf", "-5"] {
+            let why = parse_request_timeout(bad).unwrap_err();
+            assert!(why.starts_with("invalid timeout: "), "{bad}: {why}");
+        }
     }
 
     #[test]

@@ -79,7 +79,12 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let deadline = (!is_long_running(&request)).then(|| Instant::now() + self.limit);
+        // A limit too far to add to the clock is no limit (parse_request_timeout bounds it anyway).
+        let deadline = if is_long_running(&request) {
+            None
+        } else {
+            Instant::now().checked_add(self.limit)
+        };
         let limit = self.limit;
         let answer = self.inner.call(request);
         Box::pin(async move {

@@ -77,6 +77,11 @@ pub fn duration(text: &str, min: Duration, max: Duration) -> Result<Duration, St
     Ok(value)
 }
 
+/// A clap value parser for a duration flag that must be more than 0: `--interval`, `--window`.
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    duration(text, NOT_ZERO, MAX_DURATION)
+}
+
 /// The shortest duration that is not zero, for flags that must be more than 0.
 pub const NOT_ZERO: Duration = Duration::from_nanos(1);
 

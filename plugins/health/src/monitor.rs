@@ -40,14 +40,14 @@ pub use state_store::{
 pub struct MonitorArgs {
     /// Time between rounds. A round's deliveries end by min(interval/2, 30s); what did not get
     /// through is retried next round.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = sealos_shared::number::positive_duration)]
     pub interval: Duration,
     /// Run one round and exit (for cron, with --state): 0 all good, 1 an alert is firing, 2
     /// Prometheus failed or the state could not be read or written.
     #[arg(long)]
     pub once: bool,
     /// The window the signals are measured over.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = sealos_shared::number::positive_duration)]
     pub window: Duration,
     /// A 5xx ratio above this alerts (0.05 = 5%).
     #[arg(long, value_name = "RATIO", default_value_t = 0.05)]
@@ -72,7 +72,7 @@ pub struct MonitorArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub max_query_failures: u32,
     /// A firing alert is repeated no more often than this.
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = sealos_shared::number::positive_duration)]
     pub repeat: Duration,
     /// Keep alert state here between rounds, restarts and cron runs: a FILE, or
     /// configmap/NAMESPACE/NAME (the in-cluster monitor). Without it a restart forgets what was
@@ -143,7 +143,10 @@ impl MonitorArgs {
                 self.error_rate
             )));
         }
-        if self.p95_ms <= 0.0 || self.min_requests < 0.0 {
+        // Written so that NaN fails too: a NaN threshold would never alert.
+        if !(self.p95_ms > 0.0 && self.p95_ms.is_finite())
+            || !(self.min_requests >= 0.0 && self.min_requests.is_finite())
+        {
             return Err(Error::usage(
                 "--p95-ms must be positive and --min-requests not negative",
             ));

@@ -57,7 +57,7 @@ pub struct RulesArgs {
     #[arg(long, value_name = "RATIO", default_value_t = 0.8)]
     pub proxy_memory: f64,
     /// The window of the rate() in the rules.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = sealos_shared::number::positive_duration)]
     pub window: std::time::Duration,
     /// Create or update the PrometheusRule in the cluster (server-side apply).
     #[arg(long)]
@@ -84,7 +84,7 @@ impl RulesArgs {
                 )));
             }
         }
-        if self.p95_ms <= 0.0 || self.window.is_zero() {
+        if !(self.p95_ms > 0.0 && self.p95_ms.is_finite()) || self.window.is_zero() {
             return Err(Error::usage("--p95-ms and --window must be positive"));
         }
         for (flag, name) in [

@@ -80,6 +80,52 @@ fn the_printed_rules_pass_promtool() {
     assert!(stderr.contains("--error-rate 7 is not a ratio"), "{stderr}");
 }
 
+/// Numbers that would silently never alert, or overflow a clock, are bad input in every command.
+#[test]
+fn non_finite_thresholds_and_endless_durations_exit_2() {
+    for (args, message) in [
+        (
+            &["rules", "--p95-ms", "NaN"][..],
+            "--p95-ms and --window must be positive",
+        ),
+        (
+            &["rules", "--p95-ms", "inf"],
+            "--p95-ms and --window must be positive",
+        ),
+        (
+            &["rules", "--proxy-memory", "NaN"],
+            "--proxy-memory NaN is not a ratio",
+        ),
+        (
+            &["check", "--p95-ms", "NaN"],
+            "--p95-ms and --window must be positive",
+        ),
+        (
+            &[
+                "monitor",
+                "--once",
+                "--prometheus-url",
+                "http://127.0.0.1:9",
+                "--min-requests",
+                "NaN",
+            ],
+            "--p95-ms must be positive and --min-requests not negative",
+        ),
+        (
+            &["monitor", "--once", "--interval", "500000000y"],
+            "is too long",
+        ),
+        (
+            &["check", "--request-timeout", "10000000000000000000"],
+            "invalid timeout",
+        ),
+    ] {
+        let (code, _, stderr) = run_binary(args, &[]);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_is_server_side_and_dry_run_writes_nothing() {
     let sandbox = Sandbox::start(SandboxOptions::scenario("sealos"))

@@ -97,12 +97,8 @@ pub struct MutationFlags {
 
 /// A duration: a bare number is seconds, else "10m", "90s".
 pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("invalid duration {text:?}: {e} (use e.g. 30s, 10m)"))
+    sealos_shared::number::duration(text, Duration::ZERO, sealos_shared::number::MAX_DURATION)
+        .map_err(|why| format!("invalid duration: {why}"))
 }
 
 /// The namespace the controllers are looked for in: `-n`, else `sealos-system` (not the

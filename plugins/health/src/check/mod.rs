@@ -123,7 +123,7 @@ pub struct CheckArgs {
     #[arg(long, value_name = "MS", default_value_t = 500.0)]
     pub p95_ms: f64,
     /// Traffic: the window the signals are measured over.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = sealos_shared::number::positive_duration)]
     pub window: Duration,
     /// Traffic: fewer requests than this in the window are "no data", not a ratio.
     #[arg(long, value_name = "N", default_value_t = 1.0)]
@@ -170,7 +170,11 @@ impl CheckArgs {
                 self.error_rate
             )));
         }
-        if self.p95_ms <= 0.0 || self.min_requests < 0.0 || self.window.is_zero() {
+        // Written so that NaN fails too: a NaN threshold would never alert.
+        if !(self.p95_ms > 0.0 && self.p95_ms.is_finite())
+            || !(self.min_requests >= 0.0 && self.min_requests.is_finite())
+            || self.window.is_zero()
+        {
             return Err(Error::usage(
                 "--p95-ms and --window must be positive, --min-requests not negative",
             ));
