@@ -310,6 +310,23 @@ struct IndexObject {
     summary: Summary,
 }
 
+impl IndexObject {
+    /// The index object found beside an archive, if it parses: a missing or unparsable one is
+    /// reported by verify as missing, not here (one that names a path stops it: `parse` errs).
+    fn beside(file: String, bytes: Option<Vec<u8>>, source: &str) -> Result<Option<IndexObject>> {
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        Ok(Summary::parse(&bytes, source)?
+            .ok()
+            .map(|summary| IndexObject {
+                file,
+                bytes,
+                summary,
+            }))
+    }
+}
+
 /// A local archive as is; an S3 one downloaded (streamed) to a private temporary directory.
 /// An index object's name is taken to mean its archive. Every name read from the store is
 /// checked to be a bare file name before it is used (`bare_file_name`), and index objects and
@@ -337,20 +354,8 @@ pub async fn fetch(text: &str) -> Result<Fetched> {
         })
     } else if let Some(name) = summary_name(&file) {
         let beside = given.with_file_name(&name);
-        match read_bounded(&beside, MAX_INDEX_OBJECT)? {
-            Some(bytes) => {
-                let source = format!("index object {}", beside.display());
-                // An unreadable one is reported by verify as missing, not here.
-                Summary::parse(&bytes, &source)?
-                    .ok()
-                    .map(|summary| IndexObject {
-                        file: name,
-                        bytes,
-                        summary,
-                    })
-            }
-            None => None,
-        }
+        let bytes = read_bounded(&beside, MAX_INDEX_OBJECT)?;
+        IndexObject::beside(name, bytes, &format!("index object {}", beside.display()))?
     } else {
         None
     };
@@ -395,21 +400,10 @@ async fn fetch_s3(text: &str) -> Result<Fetched> {
             summary,
         })
     } else if let Some(name) = summary_name(&file) {
-        // A missing or unparsable index object is reported by verify, not here; one that
-        // names a path, is too large or cannot be read stops it.
-        match s3.get_small(&url.key(&name), MAX_INDEX_OBJECT).await? {
-            Some(bytes) => {
-                let source = format!("index object {url}{name}");
-                Summary::parse(&bytes, &source)?
-                    .ok()
-                    .map(|summary| IndexObject {
-                        file: name,
-                        bytes,
-                        summary,
-                    })
-            }
-            None => None,
-        }
+        // One that is too large or cannot be read stops it.
+        let bytes = s3.get_small(&url.key(&name), MAX_INDEX_OBJECT).await?;
+        let source = format!("index object {url}{name}");
+        IndexObject::beside(name, bytes, &source)?
     } else {
         None
     };
