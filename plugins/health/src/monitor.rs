@@ -21,6 +21,7 @@ use clap::Args;
 use jiff::Timestamp;
 use sealos_shared::alert::{SlackWebhook, Syslog, SyslogFormat};
 use sealos_shared::connection::KubeFlags;
+use sealos_shared::number;
 use sealos_shared::output::{Format, Out};
 use sealos_shared::retry::Backoff;
 use sealos_shared::traffic::{NoDataPolicy, TrafficSpec};
@@ -143,9 +144,9 @@ impl MonitorArgs {
                 self.error_rate
             )));
         }
-        // Written so that NaN fails too: a NaN threshold would never alert.
-        if !(self.p95_ms > 0.0 && self.p95_ms.is_finite())
-            || !(self.min_requests >= 0.0 && self.min_requests.is_finite())
+        // NaN and inf fail too: a NaN threshold would never alert.
+        if number::check(self.p95_ms, f64::MIN_POSITIVE, f64::MAX).is_err()
+            || number::check(self.min_requests, 0.0, f64::MAX).is_err()
         {
             return Err(Error::usage(
                 "--p95-ms must be positive and --min-requests not negative",

@@ -84,7 +84,9 @@ impl RulesArgs {
                 )));
             }
         }
-        if !(self.p95_ms > 0.0 && self.p95_ms.is_finite()) || self.window.is_zero() {
+        if sealos_shared::number::check(self.p95_ms, f64::MIN_POSITIVE, f64::MAX).is_err()
+            || self.window.is_zero()
+        {
             return Err(Error::usage("--p95-ms and --window must be positive"));
         }
         for (flag, name) in [

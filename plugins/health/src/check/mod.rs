@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use sealos_shared::connection::KubeFlags;
+use sealos_shared::number;
 use sealos_shared::output::{Format, Out, Severity};
 use sealos_shared::traffic::NoDataPolicy;
 use sealos_shared::{Error, Exit, Result};
@@ -170,9 +171,9 @@ impl CheckArgs {
                 self.error_rate
             )));
         }
-        // Written so that NaN fails too: a NaN threshold would never alert.
-        if !(self.p95_ms > 0.0 && self.p95_ms.is_finite())
-            || !(self.min_requests >= 0.0 && self.min_requests.is_finite())
+        // NaN and inf fail too: a NaN threshold would never alert.
+        if number::check(self.p95_ms, f64::MIN_POSITIVE, f64::MAX).is_err()
+            || number::check(self.min_requests, 0.0, f64::MAX).is_err()
             || self.window.is_zero()
         {
             return Err(Error::usage(
