@@ -65,6 +65,14 @@ impl Cluster {
 /// What a command judged, without what changes from run to run (times, durations).
 type Judgement = (Option<i32>, Value);
 
+/// A message with its figures blanked: the seeded certificates expire a whole number of days after
+/// the sandbox started, so "20 days" becomes "19 days" a second later, whatever the faults.
+fn without_digits(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .collect()
+}
+
 fn health(out: &Output) -> Value {
     let report: Value = serde_json::from_str(&out.stdout).unwrap();
     let findings: BTreeSet<String> = report["findings"]
@@ -74,7 +82,10 @@ fn health(out: &Output) -> Value {
         .map(|f| {
             format!(
                 "{} {} {} {}",
-                f["area"], f["object"], f["status"], f["message"]
+                f["area"],
+                f["object"],
+                f["status"],
+                without_digits(f["message"].as_str().unwrap_or(""))
             )
         })
         .collect();
@@ -89,8 +100,8 @@ fn cert_check(out: &Output) -> Value {
         .iter()
         .map(|i| {
             format!(
-                "{} {} {} {} {}",
-                i["kind"], i["namespace"], i["name"], i["verdict"], i["days_left"]
+                "{} {} {} {}",
+                i["kind"], i["namespace"], i["name"], i["verdict"]
             )
         })
         .collect();
