@@ -299,6 +299,31 @@ async fn an_archive_of_v1beta1_objects_restores_at_the_served_version() {
     });
     let old_text = old.display().to_string();
     let target = sandbox("empty").await;
+    // A cluster whose Istio serves only v1, as after an upgrade that dropped v1beta1.
+    for plural in ["gateways", "virtualservices", "destinationrules"] {
+        target
+            .modify(
+                "apiextensions.k8s.io",
+                "customresourcedefinitions",
+                "",
+                &format!("{plural}.networking.istio.io"),
+                |crd| {
+                    for version in crd["spec"]["versions"].as_array_mut().unwrap() {
+                        if version["name"] != "v1" {
+                            version["served"] = json!(false);
+                        }
+                    }
+                },
+            )
+            .unwrap();
+    }
+    target.cluster().refresh_crds();
+    let served =
+        target
+            .cluster()
+            .registry
+            .lookup("networking.istio.io", "v1beta1", "virtualservices");
+    assert!(served.is_none(), "v1beta1 is still served");
     let mark = target.request_log().len();
     let audit = dir.path().join("audit.jsonl").display().to_string();
     let (exit, report) = run_json(
