@@ -11,32 +11,11 @@ use jiff::{SignedDuration, Timestamp};
 use kubectl_sealos_health::monitor::{BLIND_KEY, Monitor};
 use sealos_shared::alert::{SlackWebhook, Syslog, SyslogFormat};
 use sealos_shared::prometheus::{PromError, Prometheus};
-use sealos_shared::retry::Backoff;
 use sealos_shared::traffic::{self, NoDataPolicy, SignalKind, TrafficSpec, Verdict};
 use serde_json::{Value, json};
 use support::{
-    Exporter, PrometheusServer, SlackReceiver, SyslogSocket, Traffic, run_binary, wait_for,
-};
-
-const HEALTHY: Traffic = Traffic {
-    per_second: 50.0,
-    errors: 0.0,
-    latency_ms: 80.0,
-};
-const FAILING: Traffic = Traffic {
-    per_second: 50.0,
-    errors: 0.3,
-    latency_ms: 80.0,
-};
-const SLOW: Traffic = Traffic {
-    per_second: 50.0,
-    errors: 0.0,
-    latency_ms: 900.0,
-};
-const QUIET: Traffic = Traffic {
-    per_second: 0.0,
-    errors: 0.0,
-    latency_ms: 80.0,
+    Exporter, FAILING, HEALTHY, PrometheusServer, QUIET, SLOW, SlackReceiver, SyslogSocket, direct,
+    fast, run_binary, wait_for,
 };
 
 fn spec(namespace: &str) -> TrafficSpec {
@@ -49,18 +28,6 @@ fn spec(namespace: &str) -> TrafficSpec {
         on_no_data: NoDataPolicy::Warn,
         per_service: true,
     }
-}
-
-fn fast() -> Backoff {
-    Backoff {
-        base: Duration::from_millis(5),
-        cap: Duration::from_millis(20),
-        attempts: 3,
-    }
-}
-
-fn direct(url: &str) -> Prometheus {
-    Prometheus::direct(url, Duration::from_secs(5)).unwrap()
 }
 
 /// Waits until the analysis of `namespace` gives `verdict` with enough requests to judge.

@@ -19,23 +19,8 @@ use sealos_shared::retry::Backoff;
 use sealos_shared::traffic::{self, NoDataPolicy, TrafficReport, TrafficSpec, Verdict};
 use serde_json::{Value, json};
 use support::{
-    Exporter, PrometheusServer, SlackReceiver, SyslogSocket, Traffic, run_binary, wait_for,
-};
-
-const HEALTHY: Traffic = Traffic {
-    per_second: 50.0,
-    errors: 0.0,
-    latency_ms: 80.0,
-};
-const FAILING: Traffic = Traffic {
-    per_second: 50.0,
-    errors: 0.3,
-    latency_ms: 80.0,
-};
-const QUIET: Traffic = Traffic {
-    per_second: 0.0,
-    errors: 0.0,
-    latency_ms: 80.0,
+    Exporter, FAILING, HEALTHY, PrometheusServer, QUIET, SlackReceiver, SyslogSocket, direct, fast,
+    run_binary, wait_for,
 };
 
 fn spec(namespace: &str, per_service: bool) -> TrafficSpec {
@@ -48,18 +33,6 @@ fn spec(namespace: &str, per_service: bool) -> TrafficSpec {
         on_no_data: NoDataPolicy::Warn,
         per_service,
     }
-}
-
-fn fast() -> Backoff {
-    Backoff {
-        base: Duration::from_millis(5),
-        cap: Duration::from_millis(20),
-        attempts: 3,
-    }
-}
-
-fn direct(url: &str) -> Prometheus {
-    Prometheus::direct(url, Duration::from_secs(5)).unwrap()
 }
 
 fn at(start: Timestamp, seconds: i64) -> Timestamp {

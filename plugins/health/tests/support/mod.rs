@@ -224,6 +224,43 @@ impl Drop for PrometheusServer {
     }
 }
 
+/// The scenarios the monitor tests send through the exporter.
+pub const HEALTHY: Traffic = Traffic {
+    per_second: 50.0,
+    errors: 0.0,
+    latency_ms: 80.0,
+};
+pub const FAILING: Traffic = Traffic {
+    per_second: 50.0,
+    errors: 0.3,
+    latency_ms: 80.0,
+};
+pub const SLOW: Traffic = Traffic {
+    per_second: 50.0,
+    errors: 0.0,
+    latency_ms: 900.0,
+};
+/// No requests at all.
+pub const QUIET: Traffic = Traffic {
+    per_second: 0.0,
+    errors: 0.0,
+    latency_ms: 80.0,
+};
+
+/// Retries short enough for a test, with the same shape as the real ones.
+pub fn fast() -> sealos_shared::retry::Backoff {
+    sealos_shared::retry::Backoff {
+        base: Duration::from_millis(5),
+        cap: Duration::from_millis(20),
+        attempts: 3,
+    }
+}
+
+/// A client for a Prometheus started by the test.
+pub fn direct(url: &str) -> sealos_shared::prometheus::Prometheus {
+    sealos_shared::prometheus::Prometheus::direct(url, Duration::from_secs(5)).unwrap()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
