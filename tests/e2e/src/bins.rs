@@ -1,5 +1,5 @@
 //! The plugin binaries. Cargo only sets `CARGO_BIN_EXE_*` for a test's own package, so these
-//! tests build the six plugins once per test process into the same target directory.
+//! tests build them once per test process into the same target directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,9 +44,11 @@ pub fn bin_dir() -> &'static Path {
         if profile == "release" {
             build.arg("--release");
         }
-        for plugin in PLUGINS {
-            build.args(["-p", &format!("kubectl-sealos-{plugin}")]);
-        }
+        // The whole workspace with its examples, so that dev-dependencies are resolved as
+        // `cargo test --workspace` resolves them: the same features, the same artifacts, nothing
+        // rebuilt. `-p` per plugin resolved other features (hyper's server, regex's DFA) and built a
+        // second copy of kube, aws-sdk-s3 and the shared crate, which filled CI's disk.
+        build.args(["--workspace", "--bins", "--examples"]);
         let status = build.status();
         assert!(
             matches!(status, Ok(s) if s.success()),
