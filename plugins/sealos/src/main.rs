@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    kubectl_sealos::main(std::env::args_os().skip(1).collect())
+}
