@@ -14,6 +14,10 @@ use crate::manifest;
 
 pub const PLUGINS: [&str; 6] = ["health", "rollout", "cert", "diag", "backup", "bench"];
 
+/// The front door (`kubectl sealos VERB`); its archive carries the six plugins beside it, so one
+/// krew install brings the suite.
+pub const UMBRELLA: &str = "kubectl-sealos";
+
 #[derive(clap::Args)]
 pub struct Options {
     /// Cargo profile to build with.
@@ -31,6 +35,9 @@ pub struct Options {
     /// Cargo target directory (default: the workspace's).
     #[arg(long)]
     target_dir: Option<PathBuf>,
+    /// Pack the binaries already built in the target directory (the tests build them once).
+    #[arg(long)]
+    no_build: bool,
 }
 
 pub fn run(options: &Options, root: &Path) -> Result<()> {
@@ -40,7 +47,9 @@ pub fn run(options: &Options, root: &Path) -> Result<()> {
         .target_dir
         .clone()
         .unwrap_or_else(|| root.join("target"));
-    build(root, options, &target_dir)?;
+    if !options.no_build {
+        build(root, options, &target_dir)?;
+    }
     let profile_dir = if options.profile == "dev" {
         "debug"
     } else {
@@ -53,22 +62,62 @@ pub fn run(options: &Options, root: &Path) -> Result<()> {
     let out = root.join(&options.out);
     std::fs::create_dir_all(&out).with_context(|| format!("create {}", out.display()))?;
     let exe = if os == "windows" { ".exe" } else { "" };
+    let platform = format!("v{version}_{os}_{arch}");
+    let mut suite = vec![format!("{UMBRELLA}{exe}")];
     for plugin in PLUGINS {
         let bin = format!("kubectl-sealos-{plugin}{exe}");
-        let archive_name = format!("kubectl-sealos-{plugin}_v{version}_{os}_{arch}.tar.gz");
-        let archive = out.join(&archive_name);
-        pack(&archive, &bin_dir.join(&bin), &bin, root)?;
-        let sha = sha256_file(&archive)?;
-        let manifest_path = root
-            .join(&options.manifests)
-            .join(format!("sealos-{plugin}.yaml"));
-        let text = std::fs::read_to_string(&manifest_path)
-            .with_context(|| format!("read {}", manifest_path.display()))?;
-        let updated = manifest::set_sha256(&text, &archive_name, &sha)
-            .with_context(|| format!("update {}", manifest_path.display()))?;
-        write_atomically(&manifest_path, updated.as_bytes())?;
-        println!("{}  {sha}", archive.display());
+        let archive = out.join(format!("kubectl-sealos-{plugin}_{platform}.tar.gz"));
+        pack(&archive, &bin_dir, std::slice::from_ref(&bin), root)?;
+        record(
+            &archive,
+            &root
+                .join(&options.manifests)
+                .join(format!("sealos-{plugin}.yaml")),
+        )?;
+        suite.push(bin);
     }
+    let archive = out.join(format!("{UMBRELLA}_{platform}.tar.gz"));
+    pack(&archive, &bin_dir, &suite, root)?;
+    record(&archive, &root.join(&options.manifests).join("sealos.yaml"))
+}
+
+/// Records the sha256 of each archive of `manifest_path` that is present in `dist`; how many.
+pub fn record_present(manifest_path: &Path, dist: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(manifest_path)
+        .with_context(|| format!("read {}", manifest_path.display()))?;
+    let archives: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| l.trim_start().trim_start_matches("- ").strip_prefix("uri:"))
+        .filter_map(|uri| {
+            uri.trim()
+                .trim_matches('"')
+                .rsplit('/')
+                .next()
+                .map(str::to_string)
+        })
+        .filter(|name| !name.is_empty() && !name.contains(".."))
+        .map(|name| dist.join(name))
+        .filter(|path| path.is_file())
+        .collect();
+    for archive in &archives {
+        record(archive, manifest_path)?;
+    }
+    Ok(archives.len())
+}
+
+/// Writes the archive's sha256 into its platform entry of the manifest.
+fn record(archive: &Path, manifest_path: &Path) -> Result<()> {
+    let sha = sha256_file(archive)?;
+    let archive_name = archive
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("archive name")?;
+    let text = std::fs::read_to_string(manifest_path)
+        .with_context(|| format!("read {}", manifest_path.display()))?;
+    let updated = manifest::set_sha256(&text, archive_name, &sha)
+        .with_context(|| format!("update {}", manifest_path.display()))?;
+    write_atomically(manifest_path, updated.as_bytes())?;
+    println!("{}  {sha}", archive.display());
     Ok(())
 }
 
@@ -124,6 +173,7 @@ fn build(root: &Path, options: &Options, target_dir: &Path) -> Result<()> {
     for plugin in PLUGINS {
         command.args(["-p", &format!("kubectl-sealos-{plugin}")]);
     }
+    command.args(["-p", UMBRELLA]);
     let status = command.status().context("run cargo build")?;
     if !status.success() {
         bail!("cargo build failed ({status})");
@@ -131,13 +181,15 @@ fn build(root: &Path, options: &Options, target_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes `archive` with the binary (mode 0755), LICENSE and README.md, at fixed mtimes so the
-/// same binary packs to the same bytes.
-fn pack(archive: &Path, binary: &Path, bin_name: &str, root: &Path) -> Result<()> {
+/// Writes `archive` with the binaries named `bins` from `bin_dir` (mode 0755), LICENSE and
+/// README.md, at fixed mtimes so the same binaries pack to the same bytes.
+fn pack(archive: &Path, bin_dir: &Path, bins: &[String], root: &Path) -> Result<()> {
     let partial = archive.with_extension("partial");
     let file = File::create(&partial).with_context(|| format!("create {}", partial.display()))?;
     let mut tar = tar::Builder::new(GzEncoder::new(file, Compression::best()));
-    append(&mut tar, binary, bin_name, 0o755)?;
+    for bin in bins {
+        append(&mut tar, &bin_dir.join(bin), bin, 0o755)?;
+    }
     for doc in ["LICENSE", "README.md"] {
         append(&mut tar, &root.join(doc), doc, 0o644)?;
     }
@@ -201,11 +253,12 @@ mod tests {
         let root = dir.path();
         std::fs::write(root.join("LICENSE"), "license").unwrap();
         std::fs::write(root.join("README.md"), "readme").unwrap();
-        std::fs::write(root.join("bin"), "binary").unwrap();
+        std::fs::write(root.join("kubectl-sealos-x"), "binary").unwrap();
         let a = root.join("a.tar.gz");
         let b = root.join("b.tar.gz");
-        pack(&a, &root.join("bin"), "kubectl-sealos-x", root).unwrap();
-        pack(&b, &root.join("bin"), "kubectl-sealos-x", root).unwrap();
+        let bins = ["kubectl-sealos-x".to_string()];
+        pack(&a, root, &bins, root).unwrap();
+        pack(&b, root, &bins, root).unwrap();
         assert_eq!(sha256_file(&a).unwrap(), sha256_file(&b).unwrap());
         let mut names = Vec::new();
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(File::open(&a).unwrap()));

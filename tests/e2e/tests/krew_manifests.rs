@@ -126,8 +126,11 @@ fn packaging_writes_archives_whose_sha256_lands_in_the_manifests() {
     let work = tempfile::tempdir().unwrap();
     let manifests = work.path().join("manifests");
     std::fs::create_dir_all(&manifests).unwrap();
-    for plugin in PLUGINS {
-        let name = format!("sealos-{plugin}.yaml");
+    let names = PLUGINS
+        .iter()
+        .map(|plugin| format!("sealos-{plugin}.yaml"))
+        .chain(["sealos.yaml".to_string()]);
+    for name in names {
         std::fs::copy(
             root.join("krew-manifests").join(&name),
             manifests.join(&name),
@@ -140,7 +143,8 @@ fn packaging_writes_archives_whose_sha256_lands_in_the_manifests() {
     let target_dir = sealos_e2e::bin_dir().parent().unwrap().to_path_buf();
     let out = run(Command::new(cargo)
         .current_dir(&root)
-        .args(["xtask", "package", "--profile", "dev"])
+        // The binaries this test process built: packing them needs no second build.
+        .args(["xtask", "package", "--profile", "dev", "--no-build"])
         .args([
             "--out".as_ref(),
             dist.as_os_str(),
@@ -157,4 +161,55 @@ fn packaging_writes_archives_whose_sha256_lands_in_the_manifests() {
             "{plugin}: the host platform's archive was built and verified\n{out}"
         );
     }
+
+    // The suite's archive holds the front door and the six plugins beside it.
+    let suite: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(manifests.join("sealos.yaml")).unwrap())
+            .unwrap();
+    let host = suite["spec"]["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|p| {
+            let file = p["uri"].as_str()?.rsplit('/').next()?;
+            dist.join(file).exists().then(|| dist.join(file))
+        })
+        .expect("the host platform's suite archive");
+    let entries = archive_entries(&host);
+    assert!(
+        entries.contains(&"kubectl-sealos".to_string()),
+        "{entries:?}"
+    );
+    for plugin in PLUGINS {
+        assert!(
+            entries.contains(&format!("kubectl-sealos-{plugin}")),
+            "{entries:?}"
+        );
+    }
+
+    // krew's own rules over every manifest, with the archives just built.
+    let check_manifests = |dist: &Path| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        run(Command::new(cargo)
+            .current_dir(&root)
+            .args(["xtask", "check-manifests"])
+            .args([
+                "--manifests".as_ref(),
+                manifests.as_os_str(),
+                "--dist".as_ref(),
+                dist.as_os_str(),
+            ]))
+    };
+    check_manifests(&dist).expect_code(0);
+    // An archive changed after its sha256 was recorded is caught, by name.
+    let mut bytes = std::fs::read(&host).unwrap();
+    bytes.push(0);
+    std::fs::write(&host, bytes).unwrap();
+    let tampered = check_manifests(&dist);
+    tampered.expect_code(1);
+    assert!(
+        tampered.stdout.contains("sealos.yaml: spec.platforms[")
+            && tampered.stdout.contains("the manifest says"),
+        "{tampered}"
+    );
 }
