@@ -151,6 +151,16 @@ const BUILTINS: &[Builtin] = &[
         all: true,
         ..b("apps", "v1", "ReplicaSet", "replicasets", &["rs"], true)
     },
+    Builtin {
+        status: true,
+        all: true,
+        ..b("batch", "v1", "Job", "jobs", &[], true)
+    },
+    Builtin {
+        status: true,
+        all: true,
+        ..b("batch", "v1", "CronJob", "cronjobs", &["cj"], true)
+    },
     b(
         "networking.k8s.io",
         "v1",

@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub use create::create_object;
-pub use delete::{check_preconditions, delete_cascade, delete_object};
+pub use delete::{
+    Propagation, check_preconditions, delete_cascade, delete_object, delete_object_with,
+};
 pub use list::Selectors;
 
 pub async fn handle(cluster: &Arc<Cluster>, req: &ApiRequest, t: Target) -> Resp {
