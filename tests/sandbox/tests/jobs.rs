@@ -318,3 +318,95 @@ async fn create_job_from_cronjob() {
     );
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn deadlines_suspension_and_ttl() {
+    let dir = workloads::image_dir();
+    // 100 simulated seconds pass in one real second.
+    let sb = workloads::sandbox(dir.path(), 100.0).await;
+    let k = Kubectl::new(&sb);
+    let spec = |command: &str, extra: Value| {
+        let mut s = json!({"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "w", "image": IMAGE, "command": [command]}]}}});
+        for (key, v) in extra.as_object().unwrap() {
+            s[key] = v.clone();
+        }
+        s
+    };
+    k.ok_stdin(
+        &["apply", "-f", "-"],
+        &job("slow", spec("serve", json!({"activeDeadlineSeconds": 100}))),
+    )
+    .await;
+    k.ok_stdin(
+        &["apply", "-f", "-"],
+        &job(
+            "brief",
+            spec("echo-index", json!({"ttlSecondsAfterFinished": 100})),
+        ),
+    )
+    .await;
+    k.ok_stdin(
+        &["apply", "-f", "-"],
+        &job("paused", spec("echo-index", json!({"suspend": true}))),
+    )
+    .await;
+    let slow = wait_for("the deadline to fail the Job", || {
+        sb.object("batch", "jobs", "default", "slow")
+            .filter(|j| condition(j, "Failed").is_some())
+    })
+    .await;
+    assert_eq!(
+        condition(&slow, "Failed").unwrap()["reason"],
+        "DeadlineExceeded"
+    );
+    wait_for("the Job's running pod to be deleted", || {
+        sb.objects("", "pods", Some("default"))
+            .iter()
+            .all(|p| p["metadata"]["labels"]["job-name"] != "slow")
+            .then_some(())
+    })
+    .await;
+    wait_for("the finished Job to expire", || {
+        sb.object("batch", "jobs", "default", "brief")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let paused = sb.object("batch", "jobs", "default", "paused").unwrap();
+    assert_eq!(
+        condition(&paused, "Suspended").unwrap()["reason"],
+        "JobSuspended"
+    );
+    assert!(
+        sb.objects("", "pods", Some("default"))
+            .iter()
+            .all(|p| p["metadata"]["labels"]["job-name"] != "paused"),
+        "a suspended Job runs nothing"
+    );
+    let table = k.ok(&["get", "job", "paused"]).await;
+    assert!(table.contains("Suspended"), "{table}");
+    k.ok(&[
+        "patch",
+        "job",
+        "paused",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ])
+    .await;
+    let resumed = wait_for("the resumed Job to complete", || {
+        sb.object("batch", "jobs", "default", "paused")
+            .filter(|j| condition(j, "Complete").is_some())
+    })
+    .await;
+    let suspended = resumed["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Suspended")
+        .unwrap();
+    assert_eq!(suspended["status"], "False");
+    assert_eq!(suspended["reason"], "JobResumed");
+    sb.shutdown().await;
+}

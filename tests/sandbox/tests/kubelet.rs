@@ -392,3 +392,47 @@ async fn shutdown_leaves_no_process_behind() {
         assert!(workloads::gone(*pid), "process {pid} outlived the sandbox");
     }
 }
+
+#[tokio::test]
+async fn readiness_follows_an_http_probe() {
+    let dir = workloads::image_dir();
+    workloads::write_script(
+        dir.path(),
+        "http",
+        "echo \"serving pid=$$\"\nexec python3 -m http.server --bind 127.0.0.1 \"$PORT\"\n",
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sb = workloads::sandbox(dir.path(), 1.0).await;
+    let k = Kubectl::new(&sb);
+    let mut manifest: Value = serde_json::from_str(&pod(
+        "web",
+        "Always",
+        "http",
+        json!([{"name": "PORT", "value": port.to_string()}]),
+    ))
+    .unwrap();
+    manifest["spec"]["containers"][0]["ports"] = json!([{"name": "http", "containerPort": port}]);
+    manifest["spec"]["containers"][0]["readinessProbe"] =
+        json!({"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1});
+    k.ok_stdin(&["apply", "-f", "-"], &manifest.to_string())
+        .await;
+    let p = wait_for("the probe to pass", || {
+        sb.object("", "pods", "default", "web")
+            .filter(|p| container(p)["ready"] == true)
+    })
+    .await;
+    let ready = p["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert_eq!(ready["status"], "True");
+    let table = k.ok(&["get", "pod", "web"]).await;
+    assert!(table.contains("1/1"), "{table}");
+    sb.shutdown().await;
+}
