@@ -10,6 +10,7 @@
 //! ```
 
 pub mod auth;
+pub mod authorize;
 pub mod clock;
 pub mod cluster;
 pub mod crds;
@@ -19,6 +20,7 @@ pub mod disruption;
 pub mod events;
 pub mod faults;
 pub mod immutable;
+pub mod impersonate;
 pub mod kubeconfig;
 pub mod logs;
 pub mod metrics;
@@ -30,6 +32,7 @@ pub mod portforward;
 pub mod protobuf;
 pub mod proxy;
 pub mod query;
+pub mod rbac;
 pub mod registry;
 pub mod request_log;
 pub mod response;
@@ -44,6 +47,7 @@ pub mod ssar;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tokenrequest;
 pub mod validate;
 pub mod verbs;
 pub mod watch;

@@ -106,6 +106,8 @@ where
         let mut next = compute(cur)?;
         crate::immutable::keep_allocated(info, cur, &mut next);
         crate::validate::validate(info, &next)?;
+        crate::rbac::default(info, &mut next);
+        crate::rbac::validate(info, &next)?;
         crate::immutable::check(info, cur, &next)?;
         Ok(next)
     };
