@@ -10,6 +10,7 @@
 //! ```
 
 pub mod auth;
+pub mod authorize;
 pub mod clock;
 pub mod cluster;
 pub mod crds;
@@ -18,10 +19,13 @@ pub mod discovery;
 pub mod disruption;
 pub mod events;
 pub mod faults;
+pub mod immutable;
+pub mod impersonate;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod logs;
 pub mod metrics;
+pub mod names;
 pub mod openapi;
 pub mod patch;
 pub mod pki;
@@ -29,6 +33,7 @@ pub mod portforward;
 pub mod protobuf;
 pub mod proxy;
 pub mod query;
+pub mod rbac;
 pub mod registry;
 pub mod request_log;
 pub mod response;
@@ -43,6 +48,7 @@ pub mod ssar;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tokenrequest;
 pub mod validate;
 pub mod verbs;
 pub mod watch;

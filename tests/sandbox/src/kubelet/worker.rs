@@ -115,17 +115,7 @@ fn pod_files(
         .filter(|s| !s.is_empty())
         .unwrap_or("default");
     let token = format!("sandbox-sa.{}", crate::auth::random_token());
-    cluster.tokens.add(
-        &token,
-        User {
-            name: format!("system:serviceaccount:{ns}:{sa}"),
-            groups: vec![
-                "system:serviceaccounts".into(),
-                format!("system:serviceaccounts:{ns}"),
-                "system:authenticated".into(),
-            ],
-        },
-    );
+    cluster.tokens.add(&token, User::service_account(ns, sa));
     std::fs::write(sa_dir.join("token"), &token)?;
     std::fs::write(sa_dir.join("ca.crt"), &api.ca_pem)?;
     std::fs::write(sa_dir.join("namespace"), ns)?;

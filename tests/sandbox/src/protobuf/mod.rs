@@ -3,6 +3,7 @@
 //! and annotations, the simple maps of Namespaces, ConfigMaps and Secrets, and the workloads
 //! kubectl's generators make (`create deployment`, `run`, `expose`).
 
+mod rbac;
 mod workloads;
 
 use base64::Engine;
@@ -148,6 +149,9 @@ pub fn decode_object(body: &[u8]) -> Option<Value> {
         "Pod" => out["spec"] = workloads::pod_spec(field(&obj, 2).unwrap_or_default())?,
         "Job" => out["spec"] = workloads::job_spec(field(&obj, 2).unwrap_or_default())?,
         "Service" => out["spec"] = workloads::service_spec(field(&obj, 2).unwrap_or_default())?,
+        "ServiceAccount" => rbac::service_account(&obj, &mut out)?,
+        "Role" | "ClusterRole" => out["rules"] = rbac::rules(&obj)?,
+        "RoleBinding" | "ClusterRoleBinding" => rbac::binding(&obj, &mut out)?,
         _ => return None,
     }
     Some(out)

@@ -340,7 +340,7 @@ pub(super) fn columns(group: &str, plural: &str) -> Option<Vec<Value>> {
             ),
             age(),
         ],
-        _ => return None,
+        _ => return super::rbac::columns(group, plural),
     })
 }
 
@@ -510,7 +510,7 @@ pub(super) fn cells(group: &str, plural: &str, obj: &Value, now: Timestamp) -> O
             json!(int(obj, "/status/disruptionsAllowed")),
             age,
         ],
-        _ => return None,
+        _ => return super::rbac::cells(group, plural, obj, now),
     })
 }
 

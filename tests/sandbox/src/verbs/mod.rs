@@ -37,7 +37,7 @@ async fn dispatch(cluster: &Arc<Cluster>, req: &ApiRequest, t: &Target) -> Resul
     let info = &t.info;
     if info.group == "authorization.k8s.io" {
         return match req.method {
-            Method::POST => ssar::handle_with_rules(req, info, cluster.tokens.rules(&req.user)),
+            Method::POST => ssar::handle(cluster, req, info),
             _ => Err(ApiError::method_not_allowed()),
         };
     }
@@ -68,6 +68,17 @@ async fn dispatch(cluster: &Arc<Cluster>, req: &ApiRequest, t: &Target) -> Resul
                 ),
                 _ => Err(ApiError::method_not_allowed()),
             },
+            "token" if info.group.is_empty() && info.plural == "serviceaccounts" => {
+                match req.method {
+                    Method::POST => crate::tokenrequest::create(
+                        cluster,
+                        req,
+                        t.namespace.as_deref().unwrap_or(""),
+                        name,
+                    ),
+                    _ => Err(ApiError::method_not_allowed()),
+                }
+            }
             "status" if info.status => subresource::status(cluster, req, t),
             "scale" if info.scale => subresource::scale(cluster, req, t),
             _ if info.subresources.iter().any(|s| s == sub)
