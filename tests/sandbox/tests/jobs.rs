@@ -303,6 +303,25 @@ async fn create_job_from_cronjob() {
         row[..8],
         ["nightly", "30", "2", "*", "*", "*", "Asia/Shanghai", "True"]
     );
+    // kubectl's own generator (sent as protobuf) makes the same kind of object.
+    let out = k
+        .ok(&[
+            "create",
+            "cronjob",
+            "hourly",
+            &format!("--image={IMAGE}"),
+            "--schedule=0 * * * *",
+            "--",
+            "echo-index",
+        ])
+        .await;
+    assert!(out.contains("cronjob.batch/hourly created"), "{out}");
+    let hourly = sb.object("batch", "cronjobs", "default", "hourly").unwrap();
+    assert_eq!(hourly["spec"]["schedule"], "0 * * * *");
+    assert_eq!(
+        hourly["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"],
+        json!(["echo-index"])
+    );
     // A schedule the API server cannot read is refused.
     let bad = k
         .run_stdin(

@@ -148,6 +148,7 @@ pub fn decode_object(body: &[u8]) -> Option<Value> {
         }
         "Pod" => out["spec"] = workloads::pod_spec(field(&obj, 2).unwrap_or_default())?,
         "Job" => out["spec"] = workloads::job_spec(field(&obj, 2).unwrap_or_default())?,
+        "CronJob" => out["spec"] = workloads::cronjob_spec(field(&obj, 2).unwrap_or_default())?,
         "Service" => out["spec"] = workloads::service_spec(field(&obj, 2).unwrap_or_default())?,
         "ServiceAccount" => rbac::service_account(&obj, &mut out)?,
         "Role" | "ClusterRole" => out["rules"] = rbac::rules(&obj)?,

@@ -175,6 +175,39 @@ pub fn job_spec(buf: &[u8]) -> Option<Value> {
     Some(spec)
 }
 
+/// CronJobSpec: schedule=1 startingDeadlineSeconds=2 concurrencyPolicy=3 suspend=4
+/// jobTemplate=5{metadata=1 spec=2} successfulJobsHistoryLimit=6 failedJobsHistoryLimit=7
+/// timeZone=8.
+pub fn cronjob_spec(buf: &[u8]) -> Option<Value> {
+    let fs = fields(buf)?;
+    let template = fields(field(&fs, 5).unwrap_or_default())?;
+    let mut meta = object_meta(field(&template, 1).unwrap_or_default())?;
+    if meta["name"] == ""
+        && let Some(m) = meta.as_object_mut()
+    {
+        m.remove("name");
+    }
+    let mut spec = json!({
+        "schedule": text(&fs, 1),
+        "jobTemplate": { "metadata": meta, "spec": job_spec(field(&template, 2).unwrap_or_default())? },
+    });
+    for (n, key) in [
+        (2, "startingDeadlineSeconds"),
+        (6, "successfulJobsHistoryLimit"),
+        (7, "failedJobsHistoryLimit"),
+    ] {
+        if let Some(v) = int(&fs, n) {
+            spec[key] = json!(v);
+        }
+    }
+    if let Some(v) = int(&fs, 4) {
+        spec["suspend"] = json!(v == 1);
+    }
+    put(&mut spec, "concurrencyPolicy", json!(text(&fs, 3)));
+    put(&mut spec, "timeZone", json!(text(&fs, 8)));
+    Some(spec)
+}
+
 /// PodSpec: containers=2 restartPolicy=3 terminationGracePeriodSeconds=4 dnsPolicy=6
 /// nodeSelector=7 serviceAccountName=8 initContainers=20.
 pub fn pod_spec(buf: &[u8]) -> Option<Value> {
