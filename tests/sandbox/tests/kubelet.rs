@@ -181,29 +181,32 @@ async fn delete_sends_sigterm_then_sigkill_after_the_grace_period() {
     )
     .await;
     let polite = pid_of(&k, "polite").await;
+    // kubectl waits until the pod is gone, which is once its process has stopped.
     k.ok(&["delete", "pod", "polite"]).await;
-    wait_for("SIGTERM to reach the process", || {
-        std::fs::read_to_string(&note)
-            .ok()
-            .filter(|s| s.contains("term"))
-    })
-    .await;
-    wait_for("the polite process to end", || {
-        workloads::gone(polite).then_some(())
-    })
-    .await;
-    // One that ignores SIGTERM is killed when its grace period (here 1 s) is over.
+    assert!(
+        workloads::gone(polite),
+        "the pod goes once its process has stopped"
+    );
+    let noted = std::fs::read_to_string(&note).unwrap();
+    assert!(
+        noted.contains("term"),
+        "SIGTERM reached the process: {noted:?}"
+    );
+    // One that ignores SIGTERM is Terminating until its grace period (3 s) is over, then killed.
     let mut stubborn: Value =
         serde_json::from_str(&pod("stubborn", "Always", "stubborn", json!([]))).unwrap();
-    stubborn["spec"]["terminationGracePeriodSeconds"] = json!(1);
+    stubborn["spec"]["terminationGracePeriodSeconds"] = json!(3);
     k.ok_stdin(&["apply", "-f", "-"], &stubborn.to_string())
         .await;
     let pid = pid_of(&k, "stubborn").await;
     k.ok(&["delete", "pod", "stubborn", "--wait=false"]).await;
-    wait_for("SIGKILL after the grace period", || {
-        workloads::gone(pid).then_some(())
-    })
-    .await;
+    let terminating = sb.object("", "pods", "default", "stubborn").unwrap();
+    assert!(terminating["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(terminating["metadata"]["deletionGracePeriodSeconds"], 3);
+    assert!(!workloads::gone(pid), "SIGTERM alone does not stop it");
+    k.ok(&["wait", "--for=delete", "pod/stubborn", "--timeout=60s"])
+        .await;
+    assert!(workloads::gone(pid), "SIGKILL after the grace period");
     sb.shutdown().await;
 }
 

@@ -188,7 +188,8 @@ impl Kubelet {
         if matches!(
             pod["status"]["phase"].as_str(),
             Some("Succeeded" | "Failed")
-        ) {
+        ) || !pod["metadata"]["deletionTimestamp"].is_null()
+        {
             return;
         }
         let (Some(root), Some(api)) = (self.root.as_ref(), self.api.clone()) else {
@@ -223,6 +224,11 @@ impl Kubelet {
         if let Some(h) = g.pods.get(uid) {
             let _ = h.stop.send(Stop::Graceful(grace));
         }
+    }
+
+    /// Whether a worker runs the pod with this uid now.
+    pub fn is_running(&self, uid: &str) -> bool {
+        self.lock().pods.contains_key(uid)
     }
 
     pub(crate) fn worker_done(&self, uid: &str) {

@@ -273,6 +273,10 @@ pub async fn run_pod(
     for t in tasks {
         let _ = t.await;
     }
+    // A graceful deletion ends here: the processes have stopped, the pod object goes.
+    if current(&ctx).is_some_and(|p| !p["metadata"]["deletionTimestamp"].is_null()) {
+        let _ = ctx.cluster.store.delete(&pods(), ctx.ns(), ctx.name());
+    }
     if current(&ctx).is_none() {
         ctx.cluster.kubelet.drop_logs(ctx.ns(), ctx.name());
     }

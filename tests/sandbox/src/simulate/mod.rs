@@ -194,7 +194,7 @@ impl Simulation {
             if let Some(job) = owner(obj, "Job") {
                 self.queue.insert(Work::Job(ns.clone(), job));
             }
-            if kind == EventType::Deleted {
+            if kind == EventType::Deleted || !obj["metadata"]["deletionTimestamp"].is_null() {
                 self.cluster.kubelet.forget(obj);
             }
             if let Some(rs) = owner(obj, "ReplicaSet") {

@@ -103,11 +103,44 @@ pub fn delete(
     if opts.dry_run {
         return Ok(response::json(200, &versioned(&cur, info)));
     }
+    // A pod whose processes run here is deleted gracefully: it turns Terminating and the
+    // kubelet removes it once they have stopped (SIGTERM, SIGKILL after the grace period).
+    let grace = req_grace(req).or_else(|| cur["spec"]["terminationGracePeriodSeconds"].as_u64());
+    if info.group.is_empty()
+        && info.plural == "pods"
+        && grace.is_some_and(|g| g > 0)
+        && cur["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|uid| cluster.kubelet.is_running(uid))
+    {
+        let grace = grace.unwrap_or(30);
+        let (terminating, _) = cluster.store.update_with(&info.key(), ns, name, |c| {
+            let mut next = c.clone();
+            if next["metadata"]["deletionTimestamp"].is_null() {
+                let at = crate::clock::now()
+                    .checked_add(jiff::SignedDuration::from_secs(grace as i64))
+                    .unwrap_or_else(|_| crate::clock::now());
+                let meta = crate::store::obj_meta(&mut next);
+                meta.insert("deletionTimestamp".into(), json!(crate::clock::rfc3339(at)));
+                meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
+            }
+            Ok(next)
+        })?;
+        return Ok(response::json(200, &versioned(&terminating, info)));
+    }
     let policy = opts
         .propagation
         .unwrap_or_else(|| Propagation::default_for(info));
     let gone = delete_object_with(cluster, info, ns, name, policy)?;
     Ok(response::json(200, &versioned(&gone, info)))
+}
+
+/// DeleteOptions.gracePeriodSeconds (body or query).
+fn req_grace(req: &ApiRequest) -> Option<u64> {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    body["gracePeriodSeconds"]
+        .as_u64()
+        .or_else(|| req.query.value("gracePeriodSeconds")?.parse().ok())
 }
 
 /// DeleteOptions.preconditions against the stored object, checked as `rest.BeforeDelete` does
