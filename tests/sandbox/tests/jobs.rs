@@ -429,3 +429,36 @@ async fn deadlines_suspension_and_ttl() {
     assert_eq!(suspended["reason"], "JobResumed");
     sb.shutdown().await;
 }
+
+#[tokio::test]
+async fn replace_deletes_the_running_job() {
+    let dir = workloads::image_dir();
+    let sb = workloads::sandbox(dir.path(), 120.0).await;
+    let k = Kubectl::new(&sb);
+    k.ok_stdin(
+        &["apply", "-f", "-"],
+        &cronjob("latest", "Replace", "serve", json!([])),
+    )
+    .await;
+    let first = wait_for("the first Job", || {
+        sb.objects("batch", "jobs", Some("default"))
+            .first()
+            .cloned()
+    })
+    .await;
+    let first_name = first["metadata"]["name"].as_str().unwrap().to_string();
+    let next = wait_for("a later Job in place of the first", || {
+        let jobs = sb.objects("batch", "jobs", Some("default"));
+        (jobs.len() == 1 && jobs[0]["metadata"]["name"] != first_name.as_str())
+            .then(|| jobs[0].clone())
+    })
+    .await;
+    assert!(minute_of(&next) > minute_of(&first));
+    assert!(
+        sb.objects("", "events", Some("default")).iter().any(|e| {
+            e["reason"] == "SuccessfulDelete" && e["message"] == format!("Deleted job {first_name}")
+        }),
+        "the replaced Job's deletion is recorded"
+    );
+    sb.shutdown().await;
+}
