@@ -244,3 +244,66 @@ data: {a: "1"}
         out.describe()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_conflicts_between_managers() {
+    let sb = sandbox_with(SandboxOptions::scenario("empty")).await;
+    let k = Kubectl::new(&sb);
+    let cm = |data: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: shared, namespace: default}}\ndata: {data}\n"
+        )
+    };
+    let apply = |manager: &str, force: bool| {
+        let mut args = vec![
+            "apply".to_string(),
+            "--server-side".into(),
+            format!("--field-manager={manager}"),
+        ];
+        if force {
+            args.push("--force-conflicts".into());
+        }
+        args.extend(["-f".into(), "-".into()]);
+        args
+    };
+    let run = |args: Vec<String>, stdin: String| {
+        let k = &k;
+        async move {
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            k.run_stdin(&argv, Some(&stdin)).await
+        }
+    };
+    let out = run(apply("team-a", false), cm("{a: \"1\", mine: x}")).await;
+    assert_eq!(out.code, 0, "{}", out.describe());
+    // Applying the value another manager holds is not a conflict.
+    let out = run(apply("team-c", false), cm("{a: \"1\", c: \"3\"}")).await;
+    assert_eq!(out.code, 0, "{}", out.describe());
+    let out = run(apply("team-c", false), cm("{a: \"2\", c: \"3\"}")).await;
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("error: Apply failed with 1 conflict: conflict with \"team-a\": .data.a\n"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(
+        sb.object("", "configmaps", "default", "shared").unwrap()["data"]["a"],
+        "1"
+    );
+    // --force-conflicts takes the field over; what team-a alone holds stays its own.
+    let out = run(apply("team-c", true), cm("{a: \"2\", c: \"3\"}")).await;
+    assert_eq!(out.code, 0, "{}", out.describe());
+    let live = sb.object("", "configmaps", "default", "shared").unwrap();
+    assert_eq!(live["data"], json!({"a": "2", "c": "3", "mine": "x"}));
+    let owners = |field: &str| -> Vec<String> {
+        live["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["fieldsV1"]["f:data"].get(field).is_some())
+            .map(|e| e["manager"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(owners("f:a"), ["team-c"]);
+    assert_eq!(owners("f:mine"), ["team-a"]);
+}
