@@ -1,5 +1,7 @@
-//! Bearer-token authentication. Tokens are kept in a table so that restricted tokens (the depth
-//! issue) can be added beside the all-powerful default one.
+//! Bearer-token authentication, and which authority decides what a user may do: the admin
+//! (`system:masters`) may do everything, a token added with explicit rules is held to them, every
+//! other user (ServiceAccount tokens, tokens added with `Tokens::add`) is decided by RBAC
+//! (`rbac.rs`).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -11,11 +13,76 @@ pub struct User {
     pub groups: Vec<String>,
 }
 
+/// The group whose members the API server allows everything, before any authorizer is asked.
+pub const MASTERS: &str = "system:masters";
+/// The group every authenticated user is in.
+pub const AUTHENTICATED: &str = "system:authenticated";
+
+impl User {
+    /// `system:serviceaccount:NS:NAME` with the groups upstream's token authenticator gives it.
+    pub fn service_account(namespace: &str, name: &str) -> User {
+        User {
+            name: format!("system:serviceaccount:{namespace}:{name}"),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{namespace}"),
+                AUTHENTICATED.into(),
+            ],
+        }
+    }
+
+    /// (namespace, name) when the user is a ServiceAccount.
+    pub fn service_account_parts(&self) -> Option<(&str, &str)> {
+        let rest = self.name.strip_prefix("system:serviceaccount:")?;
+        let (ns, name) = rest.split_once(':')?;
+        (!ns.is_empty() && !name.is_empty() && !name.contains(':')).then_some((ns, name))
+    }
+
+    /// Add the groups every authenticated user, and every ServiceAccount, is in (upstream's
+    /// authenticators add them whatever the token says).
+    fn with_implied_groups(mut self) -> User {
+        let mut implied = vec![];
+        if let Some((ns, _)) = self.service_account_parts() {
+            implied.push("system:serviceaccounts".to_string());
+            implied.push(format!("system:serviceaccounts:{ns}"));
+        }
+        implied.push(AUTHENTICATED.to_string());
+        for g in implied {
+            if !self.groups.contains(&g) {
+                self.groups.push(g);
+            }
+        }
+        self
+    }
+}
+
+/// Who decides a user's requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authority {
+    /// `system:masters`: everything.
+    Everything,
+    /// A token added with explicit rules (`add_restricted`, `--token-file`).
+    Rules(Vec<Rule>),
+    /// The stored Roles, ClusterRoles and their bindings.
+    Rbac,
+}
+
+/// A token minted by a TokenRequest: valid until it expires, and while its ServiceAccount is the
+/// one it was issued for (deleting the ServiceAccount revokes it, as upstream).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub namespace: String,
+    pub service_account: String,
+    pub uid: String,
+    pub expires: jiff::Timestamp,
+}
+
 #[derive(Debug, Default)]
 pub struct Tokens {
     users: RwLock<HashMap<String, User>>,
-    /// Rules per user name; a user without an entry may do everything.
+    /// Rules per user name, for tokens added with explicit rules.
     rules: RwLock<HashMap<String, Vec<Rule>>>,
+    bound: RwLock<HashMap<String, Bound>>,
 }
 
 impl Tokens {
@@ -28,7 +95,7 @@ impl Tokens {
         self.add(token, user);
     }
 
-    /// The user's rules; None when unrestricted.
+    /// The user's explicit rules; None when the user has none.
     pub fn rules(&self, user: &User) -> Option<Vec<Rule>> {
         let g = match self.rules.read() {
             Ok(g) => g,
@@ -37,12 +104,19 @@ impl Tokens {
         g.get(&user.name).cloned()
     }
 
-    /// Whether the user may do this.
-    pub fn allows(&self, user: &User, a: &Attributes) -> bool {
-        self.rules(user)
-            .is_none_or(|rules| rules.iter().any(|r| r.allows(a)))
+    /// Who decides what the user may do.
+    pub fn authority(&self, user: &User) -> Authority {
+        if user.groups.iter().any(|g| g == MASTERS) {
+            return Authority::Everything;
+        }
+        match self.rules(user) {
+            Some(rules) => Authority::Rules(rules),
+            None => Authority::Rbac,
+        }
     }
 
+    /// A token for `user`. Users outside `system:masters` are authorized by RBAC; the kubelet
+    /// mints a pod's token with `User::service_account(ns, sa)`.
     pub fn add(&self, token: &str, user: User) {
         match self.users.write() {
             Ok(mut g) => g.insert(token.to_string(), user),
@@ -50,15 +124,41 @@ impl Tokens {
         };
     }
 
-    /// The user behind an `Authorization` header value, if it carries a known bearer token.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Option<User> {
-        let token = authorization?.strip_prefix("Bearer ")?.trim();
-        let g = match self.users.read() {
+    /// A TokenRequest's token: the ServiceAccount's user, bound to its uid and an expiry.
+    pub fn add_bound(&self, token: &str, bound: Bound) {
+        self.add(
+            token,
+            User::service_account(&bound.namespace, &bound.service_account),
+        );
+        match self.bound.write() {
+            Ok(mut g) => g.insert(token.to_string(), bound),
+            Err(p) => p.into_inner().insert(token.to_string(), bound),
+        };
+    }
+
+    /// What a TokenRequest token is bound to (None for other tokens).
+    pub fn binding(&self, authorization: Option<&str>) -> Option<Bound> {
+        let token = bearer(authorization)?;
+        let g = match self.bound.read() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
         g.get(token).cloned()
     }
+
+    /// The user behind an `Authorization` header value, if it carries a known bearer token.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Option<User> {
+        let token = bearer(authorization)?;
+        let g = match self.users.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.get(token).cloned().map(User::with_implied_groups)
+    }
+}
+
+fn bearer(authorization: Option<&str>) -> Option<&str> {
+    Some(authorization?.strip_prefix("Bearer ")?.trim())
 }
 
 /// A restricted token from a token file.
@@ -268,17 +368,37 @@ pub struct Attributes {
 
 /// The attributes of a resource request; None for discovery, OpenAPI and other non-resource paths.
 pub fn attributes(method: &str, path: &str, watch: bool) -> Option<Attributes> {
+    let query = if watch {
+        crate::query::Query::parse(Some("watch=true"))
+    } else {
+        crate::query::Query::default()
+    };
+    request_attributes(method, path, &query)
+}
+
+/// As upstream's RequestInfoFactory reads a resource path: `/api/V/...` or `/apis/G/V/...`,
+/// `namespaces/NS/` (whose `status` and `finalize` are the Namespace's own subresources), the
+/// verb from the method, and for a list or watch the name a `metadata.name=X` field selector
+/// pins (so `resourceNames` rules cover `kubectl get pod x -w`).
+pub fn request_attributes(
+    method: &str,
+    path: &str,
+    query: &crate::query::Query,
+) -> Option<Attributes> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let (group, rest) = match segs.as_slice() {
-        ["api", _, rest @ ..] => ("", rest),
-        ["apis", g, _, rest @ ..] => (*g, rest),
+    let (group, mut rest) = match segs.as_slice() {
+        ["api", _, rest @ ..] if !rest.is_empty() => ("", rest),
+        ["apis", g, _, rest @ ..] if !rest.is_empty() => (*g, rest),
         _ => return None,
     };
-    let (namespace, rest) = match rest {
-        ["namespaces", ns, tail @ ..] if !tail.is_empty() => (Some(ns.to_string()), tail),
-        other => (None, other),
-    };
-    let (plural, name, sub) = match rest {
+    let mut namespace = None;
+    if let ["namespaces", ns, tail @ ..] = rest {
+        namespace = Some(ns.to_string());
+        if !tail.is_empty() && !matches!(tail[0], "status" | "finalize") {
+            rest = tail;
+        }
+    }
+    let (plural, mut name, sub) = match rest {
         [p] => (*p, None, None),
         [p, n] => (*p, Some(n.to_string()), None),
         [p, n, s, ..] => (
@@ -286,15 +406,9 @@ pub fn attributes(method: &str, path: &str, watch: bool) -> Option<Attributes> {
             Some(n.split(':').next().unwrap_or(n).to_string()),
             Some(*s),
         ),
-        _ => return None,
+        [] => return None,
     };
-    // A namespace object itself: `namespaces/NS` is cluster-scoped, named NS.
-    let (namespace, name) = match (rest, namespace) {
-        (["namespaces", n, ..], None) if plural == "namespaces" => {
-            (Some(n.to_string()), Some(n.to_string()))
-        }
-        (_, ns) => (ns, name),
-    };
+    let watch = query.flag("watch");
     let verb = match method {
         "GET" | "HEAD" if watch => "watch",
         "GET" | "HEAD" if name.is_some() => "get",
@@ -307,6 +421,12 @@ pub fn attributes(method: &str, path: &str, watch: bool) -> Option<Attributes> {
         other => other,
     }
     .to_lowercase();
+    if name.is_none() && (verb == "list" || verb == "watch") {
+        name = query
+            .get("fieldSelector")
+            .and_then(field_selector_name)
+            .map(String::from);
+    }
     let resource = match sub {
         Some(s) => format!("{plural}/{s}"),
         None => plural.to_string(),
@@ -320,34 +440,82 @@ pub fn attributes(method: &str, path: &str, watch: bool) -> Option<Attributes> {
     })
 }
 
+/// The name a field selector requires exactly (`metadata.name=x`, `metadata.name==x`), if it
+/// is a valid path segment.
+fn field_selector_name(selector: &str) -> Option<&str> {
+    let mut found = None;
+    for term in selector.split(',') {
+        let value = term
+            .strip_prefix("metadata.name==")
+            .or_else(|| term.strip_prefix("metadata.name="));
+        if let Some(v) = value {
+            found = Some(v);
+        }
+    }
+    found.filter(|n| !n.is_empty() && *n != "." && *n != ".." && !n.contains(['/', '%']))
+}
+
 /// The 403 upstream answers, word for word.
 pub fn forbidden(user: &User, a: &Attributes) -> crate::status::ApiError {
+    forbidden_because(user, a, "")
+}
+
+/// The 403 upstream answers, with the authorizer's reason (e.g. `RBAC: role... not found`)
+/// after a colon when there is one.
+pub fn forbidden_because(user: &User, a: &Attributes, reason: &str) -> crate::status::ApiError {
     let base = a.resource.split('/').next().unwrap_or("");
     let qualified = crate::status::qualified(&a.group, base);
     let subject = match &a.name {
-        Some(n) => format!("{qualified} \"{n}\""),
-        None => qualified,
+        Some(n) if !n.is_empty() => format!("{qualified} \"{n}\""),
+        _ => qualified,
     };
     let scope = match &a.namespace {
-        Some(ns) => format!("in the namespace \"{ns}\""),
-        None => "at the cluster scope".to_string(),
+        Some(ns) if !ns.is_empty() => format!("in the namespace \"{ns}\""),
+        _ => "at the cluster scope".to_string(),
     };
     let mut details = serde_json::json!({ "kind": base });
-    if let Some(n) = &a.name {
+    if let Some(n) = a.name.as_ref().filter(|n| !n.is_empty()) {
         details["name"] = serde_json::json!(n);
     }
     if !a.group.is_empty() {
         details["group"] = serde_json::json!(a.group);
     }
+    let why = format!(
+        "User \"{}\" cannot {} resource \"{}\" in API group \"{}\" {scope}",
+        user.name, a.verb, a.resource, a.group
+    );
     crate::status::ApiError {
         details: Some(details),
         ..crate::status::ApiError::new(
             403,
             "Forbidden",
-            format!(
-                "{subject} is forbidden: User \"{}\" cannot {} resource \"{}\" in API group \"{}\" {scope}",
-                user.name, a.verb, a.resource, a.group
-            ),
+            format!("{subject} is forbidden: {}", with_reason(why, reason)),
         )
+    }
+}
+
+/// The 403 for a non-resource path (`/version`, `/apis`, ...).
+pub fn forbidden_path(
+    user: &User,
+    verb: &str,
+    path: &str,
+    reason: &str,
+) -> crate::status::ApiError {
+    let why = format!("User \"{}\" cannot {verb} path \"{path}\"", user.name);
+    crate::status::ApiError {
+        details: Some(serde_json::json!({})),
+        ..crate::status::ApiError::new(
+            403,
+            "Forbidden",
+            format!("forbidden: {}", with_reason(why, reason)),
+        )
+    }
+}
+
+fn with_reason(why: String, reason: &str) -> String {
+    if reason.is_empty() {
+        why
+    } else {
+        format!("{why}: {reason}")
     }
 }

@@ -15,6 +15,8 @@ pub struct Settings {
     pub bookmark_interval: Duration,
     /// `host:port` the server listens on (for discovery's serverAddressByClientCIDRs).
     pub server_address: String,
+    /// The clock controllers' timers run on (see `SandboxOptions::time_scale`).
+    pub clock: crate::clock::SimClock,
 }
 
 pub struct Cluster {
@@ -25,6 +27,8 @@ pub struct Cluster {
     /// Faults injected into matching requests.
     pub faults: crate::faults::Faults,
     pub settings: Settings,
+    /// Runs the pods whose images are mapped to local programs.
+    pub kubelet: crate::kubelet::Kubelet,
 }
 
 impl Cluster {

@@ -153,6 +153,19 @@ fn defaults(info: &ResourceInfo, obj: &mut Value) {
             container_defaults(&mut spec["template"]["spec"]);
             set_default(obj, "status", json!({}));
         }
+        ("batch", "jobs") => job_defaults(obj),
+        ("batch", "cronjobs") => {
+            set_default(obj, "spec", json!({}));
+            let spec = &mut obj["spec"];
+            set_default(spec, "concurrencyPolicy", json!("Allow"));
+            set_default(spec, "suspend", json!(false));
+            set_default(spec, "successfulJobsHistoryLimit", json!(3));
+            set_default(spec, "failedJobsHistoryLimit", json!(1));
+            set_default(spec, "jobTemplate", json!({}));
+            set_default(&mut spec["jobTemplate"], "spec", json!({}));
+            job_spec_defaults(&mut spec["jobTemplate"]["spec"]);
+            set_default(obj, "status", json!({}));
+        }
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             let names = obj["spec"]["names"].clone();
             let stored: Vec<Value> = obj["spec"]["versions"]
@@ -177,4 +190,75 @@ fn defaults(info: &ResourceInfo, obj: &mut Value) {
         }
         _ => {}
     }
+}
+
+/// A uid in the API server's format, for objects whose defaults need it before they are stored.
+pub fn random_uid() -> String {
+    let (a, b) = (fastrand::u64(..), fastrand::u64(..));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// What `SetDefaults_JobSpec` fills in (a Job's and a CronJob's jobTemplate's).
+fn job_spec_defaults(spec: &mut Value) {
+    if spec.get("completions").is_none_or(Value::is_null)
+        && spec.get("parallelism").is_none_or(Value::is_null)
+    {
+        spec["completions"] = json!(1);
+    }
+    set_default(spec, "parallelism", json!(1));
+    set_default(spec, "backoffLimit", json!(6));
+    set_default(spec, "completionMode", json!("NonIndexed"));
+    set_default(spec, "suspend", json!(false));
+    set_default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+    set_default(spec, "template", json!({}));
+    set_default(&mut spec["template"], "spec", json!({}));
+    container_defaults(&mut spec["template"]["spec"]);
+}
+
+/// A Job gets its uid now: the selector and the template's labels name it
+/// (`batch.kubernetes.io/controller-uid`), as upstream's create strategy does.
+fn job_defaults(obj: &mut Value) {
+    set_default(obj, "spec", json!({}));
+    job_spec_defaults(&mut obj["spec"]);
+    let meta = obj_meta(obj);
+    let uid = match meta.get("uid").and_then(Value::as_str) {
+        Some(u) if !u.is_empty() => u.to_string(),
+        _ => {
+            let u = random_uid();
+            meta.insert("uid".into(), json!(u));
+            u
+        }
+    };
+    let name = meta.get("name").cloned().unwrap_or(Value::Null);
+    let spec = &mut obj["spec"];
+    if spec["manualSelector"] != true {
+        let labels = json!({
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": uid,
+            "job-name": name,
+        });
+        if spec.get("selector").is_none_or(Value::is_null) {
+            spec["selector"] =
+                json!({ "matchLabels": { "batch.kubernetes.io/controller-uid": uid } });
+        }
+        let tmeta = &mut spec["template"]["metadata"];
+        if !tmeta.is_object() {
+            *tmeta = json!({});
+        }
+        set_default(tmeta, "labels", json!({}));
+        if let (Some(l), Some(add)) = (tmeta["labels"].as_object_mut(), labels.as_object()) {
+            for (k, v) in add {
+                l.entry(k.clone()).or_insert(v.clone());
+            }
+        }
+    }
+    set_default(obj, "status", json!({}));
 }

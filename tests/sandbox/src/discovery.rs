@@ -59,6 +59,11 @@ fn subresource_kind(info: &ResourceInfo, sub: &str) -> (String, String, String) 
         "proxy" => ("".into(), "v1".into(), "NodeProxyOptions".into()),
         "exec" => ("".into(), "v1".into(), "PodExecOptions".into()),
         "binding" => ("".into(), "v1".into(), "Binding".into()),
+        "token" => (
+            "authentication.k8s.io".into(),
+            "v1".into(),
+            "TokenRequest".into(),
+        ),
         _ => (info.group.clone(), info.version.clone(), info.kind.clone()),
     }
 }
@@ -67,7 +72,7 @@ fn subresource_verbs(sub: &str) -> Vec<&'static str> {
     match sub {
         "status" | "scale" => vec!["get", "patch", "update"],
         "log" => vec!["get"],
-        "eviction" | "binding" => vec!["create"],
+        "eviction" | "binding" | "token" => vec!["create"],
         "portforward" | "exec" => vec!["create", "get"],
         "proxy" => vec!["create", "delete", "get", "patch", "update"],
         "finalize" => vec!["update"],

@@ -10,6 +10,7 @@
 //! ```
 
 pub mod auth;
+pub mod authorize;
 pub mod clock;
 pub mod cluster;
 pub mod crds;
@@ -18,9 +19,13 @@ pub mod discovery;
 pub mod disruption;
 pub mod events;
 pub mod faults;
+pub mod immutable;
+pub mod impersonate;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod logs;
 pub mod metrics;
+pub mod names;
 pub mod openapi;
 pub mod patch;
 pub mod pki;
@@ -28,6 +33,7 @@ pub mod portforward;
 pub mod protobuf;
 pub mod proxy;
 pub mod query;
+pub mod rbac;
 pub mod registry;
 pub mod request_log;
 pub mod response;
@@ -42,6 +48,7 @@ pub mod ssar;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tokenrequest;
 pub mod validate;
 pub mod verbs;
 pub mod watch;
@@ -85,6 +92,11 @@ pub struct SandboxOptions {
     pub limits: StoreLimits,
     /// The bearer token; None makes a random one.
     pub token: Option<String>,
+    /// Images run as local processes (`PATTERN=DIR`); pods of other images stay simulated.
+    pub run_images: Vec<kubelet::RunImage>,
+    /// How much faster than real time the controllers' clock runs (cron schedules, deadlines,
+    /// TTLs, back-offs): 60 makes a minute of schedule pass in a second. 1.0 is real time.
+    pub time_scale: f64,
 }
 
 impl Default for SandboxOptions {
@@ -98,6 +110,8 @@ impl Default for SandboxOptions {
             bookmark_interval: Duration::from_secs(10),
             limits: StoreLimits::default(),
             token: None,
+            run_images: vec![],
+            time_scale: 1.0,
         }
     }
 }
@@ -129,6 +143,8 @@ pub enum SandboxError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("kubelet: {0}")]
+    Kubelet(std::io::Error),
     #[error("write kubeconfig {}: {source}", path.display())]
     Kubeconfig {
         path: PathBuf,
@@ -207,6 +223,15 @@ impl Sandbox {
         };
         let url = format!("https://{host}:{}", addr.port());
         let token = opts.token.clone().unwrap_or_else(auth::random_token);
+        let kubelet = kubelet::Kubelet::new(
+            opts.run_images.clone(),
+            kubelet::ApiEndpoint {
+                host: host.clone(),
+                port: addr.port(),
+                ca_pem: ca.cert_pem().to_string(),
+            },
+        )
+        .map_err(SandboxError::Kubelet)?;
         let cluster = Arc::new(Cluster {
             store: Store::new(opts.limits),
             registry: Registry::default(),
@@ -217,7 +242,9 @@ impl Sandbox {
                 rollout: opts.rollout,
                 bookmark_interval: opts.bookmark_interval,
                 server_address: format!("{host}:{}", addr.port()),
+                clock: clock::SimClock::new(opts.time_scale),
             },
+            kubelet,
         });
         cluster.tokens.add(
             &token,
@@ -399,13 +426,20 @@ impl Sandbox {
         self.cluster.faults.clear();
     }
 
-    /// Stop serving (open watches end) and stop the simulation.
+    /// The kubelet that runs mapped images (its processes, logs, isolation).
+    pub fn kubelet(&self) -> &kubelet::Kubelet {
+        &self.cluster.kubelet
+    }
+
+    /// Stop serving (open watches end), stop the simulation, and kill every process the
+    /// kubelet runs (waiting until each is reaped).
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for t in self.tasks.drain(..) {
             t.abort();
             let _ = t.await;
         }
+        self.cluster.kubelet.shutdown().await;
     }
 }
 
@@ -415,5 +449,6 @@ impl Drop for Sandbox {
         for t in &self.tasks {
             t.abort();
         }
+        self.cluster.kubelet.kill_all();
     }
 }

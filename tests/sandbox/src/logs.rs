@@ -45,6 +45,9 @@ pub fn handle(cluster: &Cluster, req: &ApiRequest, ns: &str, name: &str) -> Resu
             "container {container} is not valid for pod {name}"
         )));
     }
+    if let Some(log) = cluster.kubelet.log(ns, name, &container) {
+        return run_logs(req, &pod, name, &container, log);
+    }
     let logs: Value = pod["metadata"]["annotations"][LOGS_ANNOTATION]
         .as_str()
         .and_then(|s| serde_json::from_str(s).ok())
@@ -86,6 +89,106 @@ pub fn handle(cluster: &Cluster, req: &ApiRequest, ns: &str, name: &str) -> Resu
         truncate(&mut text, limit);
     }
     Ok(response::text(200, text))
+}
+
+/// Logs of a container the kubelet runs: what its process printed (`previous`: the run before),
+/// and with `follow` the lines as they come until the run ends.
+fn run_logs(
+    req: &ApiRequest,
+    pod: &Value,
+    name: &str,
+    container: &str,
+    log: std::sync::Arc<crate::kubelet::logbuf::ContainerLog>,
+) -> Result<Resp, ApiError> {
+    let since = req.query.number("sinceSeconds").and_then(|s| {
+        crate::clock::now()
+            .checked_sub(jiff::SignedDuration::from_secs(s))
+            .ok()
+    });
+    let tail = req
+        .query
+        .number("tailLines")
+        .and_then(|n| usize::try_from(n).ok());
+    let timestamps = req.query.flag("timestamps");
+    let limit = req
+        .query
+        .number("limitBytes")
+        .and_then(|n| usize::try_from(n).ok());
+    let render = move |lines: &[crate::kubelet::logbuf::Line]| -> String {
+        let mut out = String::new();
+        for l in lines {
+            if timestamps {
+                out.push_str(&l.at.strftime("%Y-%m-%dT%H:%M:%S.%fZ").to_string());
+                out.push(' ');
+            }
+            out.push_str(&l.text);
+            out.push('\n');
+        }
+        out
+    };
+    let select = |lines: Vec<crate::kubelet::logbuf::Line>| {
+        let mut kept: Vec<_> = lines
+            .into_iter()
+            .filter(|l| since.is_none_or(|s| l.at >= s))
+            .collect();
+        if let Some(n) = tail {
+            let skip = kept.len().saturating_sub(n);
+            kept.drain(..skip);
+        }
+        kept
+    };
+    if req.query.flag("previous") {
+        let restarts = pod["status"]["containerStatuses"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == container))
+            .and_then(|c| c["restartCount"].as_i64())
+            .unwrap_or(0);
+        let Some(prev) = log.previous().filter(|_| restarts > 0) else {
+            return Err(ApiError::bad_request(format!(
+                "previous terminated container \"{container}\" in pod \"{name}\" not found"
+            )));
+        };
+        let mut text = render(&select(prev));
+        if let Some(limit) = limit {
+            truncate(&mut text, limit);
+        }
+        return Ok(response::text(200, text));
+    }
+    let (run, mut from, lines) = log.snapshot();
+    let mut text = render(&select(lines));
+    if !req.query.flag("follow") {
+        if let Some(limit) = limit {
+            truncate(&mut text, limit);
+        }
+        return Ok(response::text(200, text));
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut budget = limit.unwrap_or(usize::MAX);
+        let send = |budget: &mut usize, mut chunk: String| {
+            truncate(&mut chunk, *budget);
+            *budget -= chunk.len();
+            chunk
+        };
+        let first = send(&mut budget, text);
+        if !first.is_empty() && tx.send(bytes::Bytes::from(first)).await.is_err() {
+            return;
+        }
+        loop {
+            if budget == 0 {
+                return;
+            }
+            let (fresh, open) = log.follow(run, &mut from).await;
+            let chunk = send(&mut budget, render(&fresh));
+            if !chunk.is_empty() && tx.send(bytes::Bytes::from(chunk)).await.is_err() {
+                return;
+            }
+            if !open {
+                return;
+            }
+        }
+    });
+    Ok(response::stream("text/plain", rx))
 }
 
 /// The first `limit` bytes (the kubelet counts bytes; a character it would split is left out,

@@ -47,6 +47,13 @@ enum Command {
         /// (kinds: pods, configmaps, secrets, services, virtualservices, certificates).
         #[arg(long)]
         scale: Option<String>,
+        /// Run pods whose image matches PATTERN (`*`, `?` globs) as local processes, their
+        /// programs found in DIR (repeatable), e.g. `ghcr.io/labring/kubectl-sealos:*=target/debug`.
+        #[arg(long = "run-image", value_name = "PATTERN=DIR")]
+        run_image: Vec<String>,
+        /// How much faster than real time cron schedules, deadlines, TTLs and back-offs run.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
     },
 }
 
@@ -77,7 +84,24 @@ async fn main() -> ExitCode {
         faults,
         token_file,
         scale,
+        run_image,
+        time_scale,
     } = args.command;
+    if !(time_scale.is_finite() && time_scale > 0.0) {
+        eprintln!("error: --time-scale must be a positive number, got {time_scale}");
+        return ExitCode::from(2);
+    }
+    let run_images = match run_image
+        .iter()
+        .map(|s| s.parse::<sealos_sandbox::kubelet::RunImage>())
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let scale = match scale.as_deref().map(sealos_sandbox::scale::parse) {
         None => vec![],
         Some(Ok(s)) => s,
@@ -125,6 +149,8 @@ async fn main() -> ExitCode {
         kubeconfig_out,
         namespace,
         rollout,
+        run_images,
+        time_scale,
         ..Default::default()
     };
     let sandbox = match Sandbox::start(opts).await {

@@ -133,7 +133,10 @@ const BUILTINS: &[Builtin] = &[
     b("", "v1", "ConfigMap", "configmaps", &["cm"], true),
     b("", "v1", "Secret", "secrets", &[], true),
     b("", "v1", "Event", "events", &["ev"], true),
-    b("", "v1", "ServiceAccount", "serviceaccounts", &["sa"], true),
+    Builtin {
+        subresources: &["token"],
+        ..b("", "v1", "ServiceAccount", "serviceaccounts", &["sa"], true)
+    },
     Builtin {
         status: true,
         subresources: &["proxy"],
@@ -150,6 +153,16 @@ const BUILTINS: &[Builtin] = &[
         scale: true,
         all: true,
         ..b("apps", "v1", "ReplicaSet", "replicasets", &["rs"], true)
+    },
+    Builtin {
+        status: true,
+        all: true,
+        ..b("batch", "v1", "Job", "jobs", &[], true)
+    },
+    Builtin {
+        status: true,
+        all: true,
+        ..b("batch", "v1", "CronJob", "cronjobs", &["cj"], true)
     },
     b(
         "networking.k8s.io",
@@ -194,9 +207,39 @@ const BUILTINS: &[Builtin] = &[
     },
 ];
 
+/// `rbac.authorization.k8s.io/v1`, served and enforced (`rbac.rs`).
+const RBAC: &[Builtin] = &[
+    b(
+        crate::rbac::GROUP,
+        "v1",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        &[],
+        false,
+    ),
+    b(
+        crate::rbac::GROUP,
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        &[],
+        false,
+    ),
+    b(
+        crate::rbac::GROUP,
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        &[],
+        true,
+    ),
+    b(crate::rbac::GROUP, "v1", "Role", "roles", &[], true),
+];
+
 fn builtin_infos() -> Vec<ResourceInfo> {
     let mut out: Vec<ResourceInfo> = BUILTINS
         .iter()
+        .chain(RBAC)
         .map(|x| ResourceInfo {
             group: x.group.into(),
             version: x.version.into(),

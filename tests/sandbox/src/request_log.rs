@@ -14,6 +14,11 @@ pub struct RequestRecord {
     pub status: u16,
     /// Time from receiving the request to its answer's head (a watch's stream then goes on).
     pub elapsed: std::time::Duration,
+    /// The user the request acted as ("" when unauthenticated): the impersonated one under
+    /// `Impersonate-User`.
+    pub user: String,
+    /// The token's own user when the request impersonated another.
+    pub impersonator: Option<String>,
 }
 
 impl RequestRecord {

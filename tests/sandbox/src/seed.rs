@@ -1,4 +1,5 @@
-//! Loading a scenario's objects into the store, as they are (statuses kept), in apply order.
+//! Loading a scenario's objects into the store, as they are (statuses kept), in apply order,
+//! after what every cluster has: the default namespaces and the bootstrap RBAC policy.
 
 use crate::cluster::Cluster;
 use crate::registry::ResKey;
@@ -35,7 +36,21 @@ pub fn seed(cluster: &Cluster, objects: Vec<Value>) -> Result<(), String> {
             .map_err(|e| e.message)?;
         }
     }
-    for obj in objects {
+    let declares = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .any(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+    };
+    let bootstrap: Vec<Value> = crate::rbac::bootstrap_objects()
+        .into_iter()
+        .filter(|o| {
+            !declares(
+                o["kind"].as_str().unwrap_or(""),
+                o["metadata"]["name"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    for obj in bootstrap.into_iter().chain(objects) {
         let api_version = obj["apiVersion"].as_str().unwrap_or("").to_string();
         let kind = obj["kind"].as_str().unwrap_or("").to_string();
         let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();

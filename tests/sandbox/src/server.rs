@@ -91,6 +91,13 @@ fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> String {
         .to_string()
 }
 
+/// Who a request acted as, for the request log.
+#[derive(Debug, Default)]
+struct Who {
+    user: String,
+    impersonator: Option<String>,
+}
+
 /// A fault asked for the connection to be dropped without an answer.
 #[derive(Debug)]
 pub struct Reset;
@@ -115,7 +122,7 @@ async fn handle(cluster: Arc<Cluster>, req: Request<Incoming>) -> Result<Resp, R
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let record = |status: u16| RequestRecord {
+    let record = |status: u16, who: &Who| RequestRecord {
         method: method.to_string(),
         path: path.clone(),
         query: raw_query.clone(),
@@ -123,19 +130,41 @@ async fn handle(cluster: Arc<Cluster>, req: Request<Incoming>) -> Result<Resp, R
         accept: accept.clone(),
         status,
         elapsed: started.elapsed(),
+        user: who.user.clone(),
+        impersonator: who.impersonator.clone(),
     };
-    let Some(user) = cluster.tokens.authenticate(auth.as_deref()) else {
-        cluster.log.push(record(401));
+    let mut who = Who::default();
+    let Some(mut user) = cluster.tokens.authenticate(auth.as_deref()) else {
+        cluster.log.push(record(401, &who));
         return Ok(response::error(&ApiError::unauthorized()));
     };
-    let parsed = Query::parse(Some(&raw_query));
-    if let Some(a) = crate::auth::attributes(method.as_str(), &path, parsed.flag("watch"))
-        && a.group != "authorization.k8s.io"
-        && a.group != "authentication.k8s.io"
-        && !cluster.tokens.allows(&user, &a)
+    if let Some(bound) = cluster.tokens.binding(auth.as_deref())
+        && !crate::tokenrequest::still_valid(&cluster, &bound)
     {
-        cluster.log.push(record(403));
-        return Ok(response::error(&crate::auth::forbidden(&user, &a)));
+        cluster.log.push(record(401, &who));
+        return Ok(response::error(&ApiError::unauthorized()));
+    }
+    who.user = user.name.clone();
+    let parsed = Query::parse(Some(&raw_query));
+    let asked = crate::impersonate::Asked::from_headers(req.headers());
+    if !asked.is_empty() {
+        match crate::impersonate::resolve(&cluster, &user, &asked) {
+            Ok(as_user) => {
+                who = Who {
+                    user: as_user.name.clone(),
+                    impersonator: Some(user.name.clone()),
+                };
+                user = as_user;
+            }
+            Err(e) => {
+                cluster.log.push(record(e.code, &who));
+                return Ok(response::error(&e));
+            }
+        }
+    }
+    if let Err(e) = crate::authorize::check(&cluster, &user, method.as_str(), &path, &parsed) {
+        cluster.log.push(record(403, &who));
+        return Ok(response::error(&e));
     }
     let facts = crate::faults::RequestFacts {
         method: method.as_str(),
@@ -147,12 +176,12 @@ async fn handle(cluster: Arc<Cluster>, req: Request<Incoming>) -> Result<Resp, R
     match &fault {
         Some(crate::faults::FaultAction::Delay(d)) => tokio::time::sleep(*d).await,
         Some(crate::faults::FaultAction::Reset) => {
-            cluster.log.push(record(0));
+            cluster.log.push(record(0, &who));
             return Err(Reset);
         }
         Some(action) => {
             if let Some(resp) = crate::faults::answer(action) {
-                cluster.log.push(record(resp.status().as_u16()));
+                cluster.log.push(record(resp.status().as_u16(), &who));
                 return Ok(resp);
             }
         }
@@ -162,14 +191,14 @@ async fn handle(cluster: Arc<Cluster>, req: Request<Incoming>) -> Result<Resp, R
         && let Some((ns, name)) = crate::portforward::target(&path)
     {
         let resp = crate::portforward::upgrade(&cluster, req, &ns, &name);
-        cluster.log.push(record(resp.status().as_u16()));
+        cluster.log.push(record(resp.status().as_u16(), &who));
         return Ok(resp);
     }
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
             let r = response::error(&ApiError::bad_request(format!("reading request body: {e}")));
-            cluster.log.push(record(400));
+            cluster.log.push(record(400, &who));
             return Ok(r);
         }
     };
@@ -182,7 +211,7 @@ async fn handle(cluster: Arc<Cluster>, req: Request<Incoming>) -> Result<Resp, R
             body,
         };
         let resp = crate::proxy::forward(&cluster, &target, forwarded).await;
-        cluster.log.push(record(resp.status().as_u16()));
+        cluster.log.push(record(resp.status().as_u16(), &who));
         return Ok(resp);
     }
     let api = ApiRequest {
@@ -195,7 +224,7 @@ async fn handle(cluster: Arc<Cluster>, req: Request<Incoming>) -> Result<Resp, R
         user,
     };
     let resp = router::route(&cluster, api).await;
-    cluster.log.push(record(resp.status().as_u16()));
+    cluster.log.push(record(resp.status().as_u16(), &who));
     Ok(match &fault {
         Some(action) => crate::faults::shape(action, resp),
         None => resp,

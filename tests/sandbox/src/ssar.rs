@@ -1,24 +1,19 @@
 //! SelfSubjectAccessReview (JSON, and the protobuf envelope kubectl sends) and
-//! SelfSubjectRulesReview. The default token may do everything.
+//! SelfSubjectRulesReview, decided by the same authority as the requests themselves
+//! (`authorize.rs`): RBAC for ServiceAccounts and other users, a token's explicit rules, or
+//! everything for the admin.
 
-use crate::auth::{Attributes, Rule};
+use crate::auth::{Attributes, Authority, Rule, User};
+use crate::cluster::Cluster;
 use crate::protobuf::{field, fields, text, unwrap};
+use crate::rbac::Request;
 use crate::registry::ResourceInfo;
 use crate::response::{self, Resp};
 use crate::server::ApiRequest;
 use crate::status::ApiError;
 use serde_json::{Value, json};
 
-pub fn handle(req: &ApiRequest, info: &ResourceInfo) -> Result<Resp, ApiError> {
-    handle_with_rules(req, info, None)
-}
-
-/// Answer for a user whose token carries `rules` (None: may do everything).
-pub fn handle_with_rules(
-    req: &ApiRequest,
-    info: &ResourceInfo,
-    rules: Option<Vec<Rule>>,
-) -> Result<Resp, ApiError> {
+pub fn handle(cluster: &Cluster, req: &ApiRequest, info: &ResourceInfo) -> Result<Resp, ApiError> {
     let review = if req
         .content_type
         .starts_with("application/vnd.kubernetes.protobuf")
@@ -43,59 +38,107 @@ pub fn handle_with_rules(
         "metadata": { "creationTimestamp": null },
         "spec": review.get("spec").cloned().unwrap_or(json!({})),
     });
-    if let Some(rules) = rules {
-        out["status"] = restricted_status(info, &out["spec"], &rules);
-        return Ok(response::json(201, &out));
-    }
     out["status"] = if info.plural == "selfsubjectrulesreviews" {
-        json!({
-            "resourceRules": [{ "verbs": ["*"], "apiGroups": ["*"], "resources": ["*"] }],
-            "nonResourceRules": [{ "verbs": ["*"], "nonResourceURLs": ["*"] }],
-            "incomplete": false,
-        })
+        let ns = out["spec"]["namespace"].as_str().unwrap_or("");
+        if ns.is_empty() {
+            return Err(ApiError::bad_request("no namespace on request"));
+        }
+        rules_status(cluster, &req.user, ns)
     } else {
-        json!({ "allowed": true, "reason": "the sandbox's default token may do everything" })
+        access_status(cluster, &req.user, &out["spec"])
     };
     Ok(response::json(201, &out))
 }
 
-/// The review's status under rules: the same decision the request path makes.
-fn restricted_status(info: &ResourceInfo, spec: &Value, rules: &[Rule]) -> Value {
-    if info.plural == "selfsubjectrulesreviews" {
-        let ns = spec["namespace"].as_str().unwrap_or("");
-        let resource_rules: Vec<Value> = rules
-            .iter()
-            .filter(|r| r.namespaces.is_empty() || r.namespaces.iter().any(|n| n == "*" || n == ns))
-            .map(|r| json!({ "verbs": r.verbs, "apiGroups": r.api_groups, "resources": r.resources }))
-            .collect();
-        return json!({
-            "resourceRules": resource_rules,
-            "nonResourceRules": [{ "verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/version", "/openapi/*"] }],
-            // Exclusions (`except_resources`) cannot be written as RBAC rules.
-            "incomplete": rules.iter().any(|r| !r.except_resources.is_empty()),
-        });
-    }
+/// SelfSubjectAccessReview: the decision the request itself would get.
+fn access_status(cluster: &Cluster, user: &User, spec: &Value) -> Value {
+    let s = |v: &Value, k: &str| v[k].as_str().filter(|v| !v.is_empty()).map(String::from);
     let ra = &spec["resourceAttributes"];
-    if !ra.is_object() {
-        return json!({ "allowed": true, "reason": "non-resource URLs are readable by every user" });
-    }
-    let s = |k: &str| ra[k].as_str().filter(|v| !v.is_empty()).map(String::from);
-    let resource = match s("subresource") {
-        Some(sub) => format!("{}/{sub}", s("resource").unwrap_or_default()),
-        None => s("resource").unwrap_or_default(),
-    };
-    let a = Attributes {
-        verb: s("verb").unwrap_or_default(),
-        group: s("group").unwrap_or_default(),
-        resource,
-        namespace: s("namespace"),
-        name: s("name"),
-    };
-    if rules.iter().any(|r| r.allows(&a)) {
-        json!({ "allowed": true, "reason": "allowed by the token's rules" })
+    let decision = if ra.is_object() {
+        let resource = match s(ra, "subresource") {
+            Some(sub) => format!("{}/{sub}", s(ra, "resource").unwrap_or_default()),
+            None => s(ra, "resource").unwrap_or_default(),
+        };
+        let a = Attributes {
+            verb: s(ra, "verb").unwrap_or_default(),
+            group: s(ra, "group").unwrap_or_default(),
+            resource,
+            namespace: s(ra, "namespace"),
+            name: s(ra, "name"),
+        };
+        crate::authorize::decide(cluster, user, &Request::Resource(&a))
     } else {
-        json!({ "allowed": false })
+        let nra = &spec["nonResourceAttributes"];
+        let verb = s(nra, "verb").unwrap_or_default();
+        let path = s(nra, "path").unwrap_or_default();
+        crate::authorize::decide(
+            cluster,
+            user,
+            &Request::NonResource {
+                verb: &verb,
+                path: &path,
+            },
+        )
+    };
+    let mut status = json!({ "allowed": decision.allowed });
+    if !decision.reason.is_empty() {
+        status["reason"] = json!(decision.reason);
     }
+    status
+}
+
+/// SelfSubjectRulesReview: the rules that apply in the namespace.
+fn rules_status(cluster: &Cluster, user: &User, ns: &str) -> Value {
+    if let Authority::Rules(rules) = cluster.tokens.authority(user) {
+        return restricted_rules(&rules, ns);
+    }
+    let (rules, error) = crate::rbac::rules_for(&cluster.store, user, ns);
+    let resource_rules: Vec<Value> = rules
+        .iter()
+        .filter(|r| r["resources"].as_array().is_some_and(|a| !a.is_empty()))
+        .map(|r| {
+            let mut out = json!({ "verbs": r["verbs"] });
+            for key in ["apiGroups", "resources", "resourceNames"] {
+                if r[key].as_array().is_some_and(|a| !a.is_empty()) {
+                    out[key] = r[key].clone();
+                }
+            }
+            out
+        })
+        .collect();
+    let non_resource_rules: Vec<Value> = rules
+        .iter()
+        .filter(|r| {
+            r["nonResourceURLs"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty())
+        })
+        .map(|r| json!({ "verbs": r["verbs"], "nonResourceURLs": r["nonResourceURLs"] }))
+        .collect();
+    let mut status = json!({
+        "resourceRules": resource_rules,
+        "nonResourceRules": non_resource_rules,
+        "incomplete": false,
+    });
+    if let Some(e) = error {
+        status["evaluationError"] = json!(e);
+    }
+    status
+}
+
+/// The rules of a token with explicit rules, as RBAC would write them.
+fn restricted_rules(rules: &[Rule], ns: &str) -> Value {
+    let resource_rules: Vec<Value> = rules
+        .iter()
+        .filter(|r| r.namespaces.is_empty() || r.namespaces.iter().any(|n| n == "*" || n == ns))
+        .map(|r| json!({ "verbs": r.verbs, "apiGroups": r.api_groups, "resources": r.resources }))
+        .collect();
+    json!({
+        "resourceRules": resource_rules,
+        "nonResourceRules": [{ "verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/version", "/openapi/*"] }],
+        // Exclusions (`except_resources`) cannot be written as RBAC rules.
+        "incomplete": rules.iter().any(|r| !r.except_resources.is_empty()),
+    })
 }
 
 /// SelfSubjectReview (`kubectl auth whoami`): who the token belongs to. The body says nothing

@@ -106,6 +106,42 @@ impl ApiError {
         }
     }
 
+    /// 422 with every cause, as `NewInvalid` words an error list: one cause as it is, several
+    /// in brackets.
+    pub fn invalid_fields(group: &str, kind: &str, name: &str, errors: &[FieldError]) -> Self {
+        let qualified_kind = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({ "reason": e.reason, "message": e.body, "field": e.field }))
+            .collect();
+        let mut d = json!({ "name": name, "kind": kind, "causes": causes });
+        if !group.is_empty() {
+            d["group"] = json!(group);
+        }
+        let all: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.body))
+            .collect();
+        let message = match all.as_slice() {
+            [] => format!("{qualified_kind} \"{name}\" is invalid"),
+            [one] => format!("{qualified_kind} \"{name}\" is invalid: {one}"),
+            many => format!(
+                "{qualified_kind} \"{name}\" is invalid: [{}]",
+                many.join(", ")
+            ),
+        };
+        ApiError {
+            code: 422,
+            reason: "Invalid",
+            message,
+            details: Some(d),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError::new(400, "BadRequest", message)
     }
@@ -184,6 +220,55 @@ impl ApiError {
             s["details"] = d.clone();
         }
         s
+    }
+}
+
+/// One field's validation error, as apimachinery's `field.Error` words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// `FieldValueInvalid`, `FieldValueRequired`, `FieldValueNotSupported`, `FieldValueForbidden`.
+    pub reason: &'static str,
+    pub field: String,
+    /// `Invalid value: "x": why`, `Required value`, ...
+    pub body: String,
+}
+
+impl FieldError {
+    /// `Invalid value: VALUE: detail`; `value` is already printed as Go prints it.
+    pub fn invalid(field: &str, value: &str, detail: &str) -> Self {
+        FieldError {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            body: format!("Invalid value: {value}: {detail}"),
+        }
+    }
+
+    pub fn required(field: &str) -> Self {
+        FieldError {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            body: "Required value".into(),
+        }
+    }
+
+    pub fn not_supported(field: &str, value: &str, supported: &[&str]) -> Self {
+        let quoted: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        FieldError {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            body: format!(
+                "Unsupported value: {value:?}: supported values: {}",
+                quoted.join(", ")
+            ),
+        }
+    }
+
+    pub fn forbidden(field: &str, detail: &str) -> Self {
+        FieldError {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            body: format!("Forbidden: {detail}"),
+        }
     }
 }
 

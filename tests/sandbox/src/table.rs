@@ -8,6 +8,7 @@
 
 mod builtin;
 mod jsonpath;
+mod rbac;
 
 use jiff::{SignedDuration, Timestamp};
 use jsonpath::JsonPath;

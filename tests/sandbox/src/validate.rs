@@ -27,11 +27,21 @@ pub fn validate(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     let (spec, prefix) = match (info.group.as_str(), info.plural.as_str()) {
         ("", "pods") => (&obj["spec"], "spec"),
-        ("apps", "deployments") | ("apps", "replicasets") => {
+        ("apps", "deployments") | ("apps", "replicasets") | ("batch", "jobs") => {
             (&obj["spec"]["template"]["spec"], "spec.template.spec")
+        }
+        ("batch", "cronjobs") => {
+            crate::simulate::cronjob::validate(info, obj)?;
+            (
+                &obj["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+                "spec.jobTemplate.spec.template.spec",
+            )
         }
         _ => return Ok(()),
     };
+    if info.group == "batch" {
+        crate::simulate::job::validate_restart_policy(info, name, spec, prefix)?;
+    }
     let containers = spec["containers"]
         .as_array()
         .map(Vec::as_slice)

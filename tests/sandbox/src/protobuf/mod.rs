@@ -3,6 +3,7 @@
 //! and annotations, the simple maps of Namespaces, ConfigMaps and Secrets, and the workloads
 //! kubectl's generators make (`create deployment`, `run`, `expose`).
 
+mod rbac;
 mod workloads;
 
 use base64::Engine;
@@ -102,6 +103,21 @@ pub fn object_meta(buf: &[u8]) -> Option<Value> {
             m[key] = v;
         }
     }
+    // ownerReferences=13: kind=1 name=3 uid=4 apiVersion=5 controller=6 blockOwnerDeletion=7.
+    let mut owners = vec![];
+    for (_, r) in meta.iter().filter(|(f, _)| *f == 13) {
+        let rf = fields(r)?;
+        let mut o = json!({ "apiVersion": text(&rf, 5), "kind": text(&rf, 1), "name": text(&rf, 3), "uid": text(&rf, 4) });
+        for (n, key) in [(6, "controller"), (7, "blockOwnerDeletion")] {
+            if let Some(b) = field(&rf, n) {
+                o[key] = json!(b == [1]);
+            }
+        }
+        owners.push(o);
+    }
+    if !owners.is_empty() {
+        m["ownerReferences"] = json!(owners);
+    }
     Some(m)
 }
 
@@ -131,7 +147,12 @@ pub fn decode_object(body: &[u8]) -> Option<Value> {
             out["spec"] = workloads::deployment_spec(field(&obj, 2).unwrap_or_default())?
         }
         "Pod" => out["spec"] = workloads::pod_spec(field(&obj, 2).unwrap_or_default())?,
+        "Job" => out["spec"] = workloads::job_spec(field(&obj, 2).unwrap_or_default())?,
+        "CronJob" => out["spec"] = workloads::cronjob_spec(field(&obj, 2).unwrap_or_default())?,
         "Service" => out["spec"] = workloads::service_spec(field(&obj, 2).unwrap_or_default())?,
+        "ServiceAccount" => rbac::service_account(&obj, &mut out)?,
+        "Role" | "ClusterRole" => out["rules"] = rbac::rules(&obj)?,
+        "RoleBinding" | "ClusterRoleBinding" => rbac::binding(&obj, &mut out)?,
         _ => return None,
     }
     Some(out)

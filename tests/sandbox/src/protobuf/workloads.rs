@@ -65,9 +65,34 @@ fn container(buf: &[u8]) -> Option<Value> {
     let mut env = vec![];
     for e in messages(&fs, 7) {
         let ef = fields(e)?;
-        env.push(json!({ "name": text(&ef, 1), "value": text(&ef, 2) }));
+        let mut var = json!({ "name": text(&ef, 1) });
+        match field(&ef, 3) {
+            Some(from) => var["valueFrom"] = env_source(from)?,
+            None => var["value"] = json!(text(&ef, 2)),
+        }
+        env.push(var);
     }
     put(&mut c, "env", json!(env));
+    let mut env_from = vec![];
+    for e in messages(&fs, 19) {
+        let ef = fields(e)?;
+        let mut src = json!({});
+        put(&mut src, "prefix", json!(text(&ef, 1)));
+        for (n, key) in [(2, "configMapRef"), (3, "secretRef")] {
+            if let Some(r) = field(&ef, n) {
+                let rf = fields(r)?;
+                let mut v = json!({ "name": text(&fields(field(&rf, 1).unwrap_or_default())?, 1) });
+                if int(&rf, 2) == Some(1) {
+                    v["optional"] = json!(true);
+                }
+                src[key] = v;
+            }
+        }
+        env_from.push(src);
+    }
+    put(&mut c, "envFrom", json!(env_from));
+    put(&mut c, "terminationMessagePath", json!(text(&fs, 13)));
+    put(&mut c, "terminationMessagePolicy", json!(text(&fs, 20)));
     let res = fields(field(&fs, 8).unwrap_or_default())?;
     let mut resources = json!({});
     if let Some(l) = resource_list(&res, 1) {
@@ -84,6 +109,103 @@ fn container(buf: &[u8]) -> Option<Value> {
         }
     }
     Some(c)
+}
+
+/// EnvVarSource: fieldRef=1{apiVersion=1 fieldPath=2} configMapKeyRef=3 secretKeyRef=4
+/// (each {localObjectReference=1{name=1} key=2 optional=3}).
+fn env_source(buf: &[u8]) -> Option<Value> {
+    let fs = fields(buf)?;
+    if let Some(f) = field(&fs, 1) {
+        let ff = fields(f)?;
+        let mut r = json!({ "fieldPath": text(&ff, 2) });
+        put(&mut r, "apiVersion", json!(text(&ff, 1)));
+        return Some(json!({ "fieldRef": r }));
+    }
+    for (n, key) in [(3, "configMapKeyRef"), (4, "secretKeyRef")] {
+        if let Some(r) = field(&fs, n) {
+            let rf = fields(r)?;
+            let name = text(&fields(field(&rf, 1).unwrap_or_default())?, 1);
+            let mut v = json!({ "name": name, "key": text(&rf, 2) });
+            if int(&rf, 3) == Some(1) {
+                v["optional"] = json!(true);
+            }
+            return Some(json!({ key: v }));
+        }
+    }
+    Some(json!({}))
+}
+
+/// JobSpec: parallelism=1 completions=2 activeDeadlineSeconds=3 selector=4 manualSelector=5
+/// template=6 backoffLimit=7 ttlSecondsAfterFinished=8 completionMode=9 suspend=10
+/// podReplacementPolicy=14.
+pub fn job_spec(buf: &[u8]) -> Option<Value> {
+    let fs = fields(buf)?;
+    let template = fields(field(&fs, 6).unwrap_or_default())?;
+    let mut meta = object_meta(field(&template, 1).unwrap_or_default())?;
+    if meta["name"] == ""
+        && let Some(m) = meta.as_object_mut()
+    {
+        m.remove("name");
+    }
+    let mut spec = json!({
+        "template": { "metadata": meta, "spec": pod_spec(field(&template, 2).unwrap_or_default())? },
+    });
+    for (n, key) in [
+        (1, "parallelism"),
+        (2, "completions"),
+        (3, "activeDeadlineSeconds"),
+        (7, "backoffLimit"),
+        (8, "ttlSecondsAfterFinished"),
+    ] {
+        if let Some(v) = int(&fs, n) {
+            spec[key] = json!(v);
+        }
+    }
+    for (n, key) in [(5, "manualSelector"), (10, "suspend")] {
+        if let Some(v) = int(&fs, n) {
+            spec[key] = json!(v == 1);
+        }
+    }
+    if let Some(sel) = field(&fs, 4) {
+        let sf = fields(sel)?;
+        spec["selector"] = json!({ "matchLabels": map(&sf, 1, false).unwrap_or(json!({})) });
+    }
+    put(&mut spec, "completionMode", json!(text(&fs, 9)));
+    put(&mut spec, "podReplacementPolicy", json!(text(&fs, 14)));
+    Some(spec)
+}
+
+/// CronJobSpec: schedule=1 startingDeadlineSeconds=2 concurrencyPolicy=3 suspend=4
+/// jobTemplate=5{metadata=1 spec=2} successfulJobsHistoryLimit=6 failedJobsHistoryLimit=7
+/// timeZone=8.
+pub fn cronjob_spec(buf: &[u8]) -> Option<Value> {
+    let fs = fields(buf)?;
+    let template = fields(field(&fs, 5).unwrap_or_default())?;
+    let mut meta = object_meta(field(&template, 1).unwrap_or_default())?;
+    if meta["name"] == ""
+        && let Some(m) = meta.as_object_mut()
+    {
+        m.remove("name");
+    }
+    let mut spec = json!({
+        "schedule": text(&fs, 1),
+        "jobTemplate": { "metadata": meta, "spec": job_spec(field(&template, 2).unwrap_or_default())? },
+    });
+    for (n, key) in [
+        (2, "startingDeadlineSeconds"),
+        (6, "successfulJobsHistoryLimit"),
+        (7, "failedJobsHistoryLimit"),
+    ] {
+        if let Some(v) = int(&fs, n) {
+            spec[key] = json!(v);
+        }
+    }
+    if let Some(v) = int(&fs, 4) {
+        spec["suspend"] = json!(v == 1);
+    }
+    put(&mut spec, "concurrencyPolicy", json!(text(&fs, 3)));
+    put(&mut spec, "timeZone", json!(text(&fs, 8)));
+    Some(spec)
 }
 
 /// PodSpec: containers=2 restartPolicy=3 terminationGracePeriodSeconds=4 dnsPolicy=6

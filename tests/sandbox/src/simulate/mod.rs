@@ -3,7 +3,9 @@
 //! so request handling never waits on it.
 
 pub mod certificate;
+pub mod cronjob;
 mod deployment;
+pub mod job;
 mod pod;
 mod replicaset;
 
@@ -35,6 +37,8 @@ enum Work {
     Pdb(String, String),
     /// A Certificate that may want issuing; true when it was just created.
     Certificate(String, String, bool),
+    Job(String, String),
+    CronJob(String, String),
 }
 
 fn deployments() -> ResKey {
@@ -82,6 +86,7 @@ pub struct Simulation {
     /// Subscribed when seeding ends, so that nothing written after `Sandbox::start` returns is
     /// missed even before `run` is first polled.
     events: Option<broadcast::Receiver<Arc<crate::store::StoreEvent>>>,
+    jobs: job::JobMemory,
 }
 
 impl Simulation {
@@ -93,6 +98,7 @@ impl Simulation {
             queue: BTreeSet::new(),
             timers: vec![],
             events: None,
+            jobs: job::JobMemory::default(),
         }
     }
 
@@ -102,6 +108,8 @@ impl Simulation {
             (replicasets(), Work::ReplicaSet),
             (deployments(), Work::Deployment),
             (crate::disruption::pdbs(), Work::Pdb),
+            (job::jobs(), Work::Job),
+            (cronjob::cronjobs(), Work::CronJob),
         ] {
             for o in self.cluster.store.list(&key, None) {
                 let (ns, n) = ns_name(&o);
@@ -146,8 +154,12 @@ impl Simulation {
                     crate::disruption::refresh(&self.cluster, ns, n);
                     None
                 }
+                Work::Job(ns, n) => job::reconcile(self, ns, n),
+                Work::CronJob(ns, n) => cronjob::reconcile(self, ns, n),
             };
             if let Some(at) = next {
+                // The pass just computed when it next wants to look: that replaces older wishes.
+                self.timers.retain(|(_, x)| *x != w);
                 self.timers.push((at, w));
             }
         }
@@ -179,9 +191,24 @@ impl Simulation {
             } else {
                 self.ready_at.remove(&(ns.clone(), name.clone()));
             }
+            if let Some(job) = owner(obj, "Job") {
+                self.queue.insert(Work::Job(ns.clone(), job));
+            }
+            if kind == EventType::Deleted || !obj["metadata"]["deletionTimestamp"].is_null() {
+                self.cluster.kubelet.forget(obj);
+            }
             if let Some(rs) = owner(obj, "ReplicaSet") {
                 self.queue.insert(Work::ReplicaSet(ns, rs));
             }
+        } else if *key == job::jobs() {
+            if let Some(cj) = owner(obj, "CronJob") {
+                self.queue.insert(Work::CronJob(ns.clone(), cj));
+            }
+            if kind != EventType::Deleted {
+                self.queue.insert(Work::Job(ns, name));
+            }
+        } else if *key == cronjob::cronjobs() && kind != EventType::Deleted {
+            self.queue.insert(Work::CronJob(ns, name));
         } else if *key == replicasets() {
             if let Some(d) = owner(obj, "Deployment") {
                 self.queue.insert(Work::Deployment(ns.clone(), d));

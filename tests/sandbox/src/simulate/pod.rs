@@ -32,6 +32,10 @@ fn never_ready(sim: &Simulation, ns: &str, pod: &Value) -> bool {
 
 pub fn reconcile(sim: &mut Simulation, ns: &str, name: &str) -> Option<Instant> {
     let pod = sim.cluster.store.get(&pods(), ns, name)?;
+    if sim.cluster.kubelet.runs(&pod) {
+        sim.cluster.kubelet.ensure(&sim.cluster, &pod);
+        return None;
+    }
     let key = (ns.to_string(), name.to_string());
     let pending = sim.ready_at.get(&key).copied();
     let managed = pending.is_some() || pod["status"]["phase"].as_str().is_none();

@@ -26,7 +26,7 @@ pub fn owned_pods(sim: &Simulation, ns: &str, rs: &Value) -> Vec<Arc<Value>> {
         .store
         .list(&pods(), Some(ns))
         .into_iter()
-        .filter(|p| owned_by(p, uid))
+        .filter(|p| owned_by(p, uid) && p["metadata"]["deletionTimestamp"].is_null())
         .collect()
 }
 

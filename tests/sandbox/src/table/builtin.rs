@@ -212,6 +212,52 @@ pub(super) fn columns(group: &str, plural: &str) -> Option<Vec<Value>> {
                 "Selector is a label query over pods that should match the replica count. If the selector is empty, it is defaulted to the labels present on the pod template. Label keys and values that must match in order to be controlled by this replica set. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
             ),
         ],
+        ("batch", "jobs") => vec![
+            name(),
+            s("Status", "Status of the job."),
+            s(
+                "Completions",
+                "The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.",
+            ),
+            s("Duration", "Time required to complete the job."),
+            age(),
+            wide("Containers", DESC_CONTAINERS),
+            wide("Images", DESC_IMAGES),
+            wide(
+                "Selector",
+                "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
+            ),
+        ],
+        ("batch", "cronjobs") => vec![
+            name(),
+            s(
+                "Schedule",
+                "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.",
+            ),
+            s(
+                "Timezone",
+                "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones. If not specified, this will default to the time zone of the kube-controller-manager process. The set of valid time zone names and the time zone offset is loaded from the system-wide time zone database by the API server during CronJob validation and the controller manager during execution. If no system-wide time zone database can be found a bundled version of the database is used instead. If the time zone name becomes invalid during the lifetime of a CronJob or due to a change in host configuration, the controller will stop creating new new Jobs and will create a system event with the reason UnknownTimeZone. More information can be found in https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones",
+            ),
+            col(
+                "Suspend",
+                "boolean",
+                "",
+                "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false.",
+                0,
+            ),
+            i("Active", "A list of pointers to currently running jobs."),
+            s(
+                "Last Schedule",
+                "Information when was the last time the job was successfully scheduled.",
+            ),
+            age(),
+            wide("Containers", DESC_CONTAINERS),
+            wide("Images", DESC_IMAGES),
+            wide(
+                "Selector",
+                "A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors",
+            ),
+        ],
         ("apps", "daemonsets") => vec![
             name(),
             i(
@@ -294,7 +340,7 @@ pub(super) fn columns(group: &str, plural: &str) -> Option<Vec<Value>> {
             ),
             age(),
         ],
-        _ => return None,
+        _ => return super::rbac::columns(group, plural),
     })
 }
 
@@ -342,6 +388,41 @@ pub(super) fn cells(group: &str, plural: &str, obj: &Value, now: Timestamp) -> O
                 json!(containers),
                 json!(images),
                 json!(selector),
+            ]
+        }
+        ("batch", "jobs") => job_cells(obj, now),
+        ("batch", "cronjobs") => {
+            let (containers, images) =
+                layout_containers(obj.pointer("/spec/jobTemplate/spec/template/spec/containers"));
+            let last = match obj
+                .pointer("/status/lastScheduleTime")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse::<Timestamp>().ok())
+            {
+                Some(t) => since_text(t, now),
+                None => "<none>".to_string(),
+            };
+            vec![
+                name,
+                json!(text(obj, &["spec", "schedule"])),
+                json!(
+                    obj.pointer("/spec/timeZone")
+                        .and_then(Value::as_str)
+                        .unwrap_or("<none>")
+                ),
+                json!(
+                    obj.pointer("/spec/suspend")
+                        .and_then(Value::as_bool)
+                        .map_or("<unset>", |b| if b { "True" } else { "False" })
+                ),
+                json!(len(obj.pointer("/status/active"))),
+                json!(last),
+                age,
+                json!(containers),
+                json!(images),
+                json!(selector_text(
+                    obj.pointer("/spec/jobTemplate/spec/selector")
+                )),
             ]
         }
         ("apps", "replicasets") => {
@@ -429,7 +510,7 @@ pub(super) fn cells(group: &str, plural: &str, obj: &Value, now: Timestamp) -> O
             json!(int(obj, "/status/disruptionsAllowed")),
             age,
         ],
-        _ => return None,
+        _ => return super::rbac::cells(group, plural, obj, now),
     })
 }
 
@@ -1119,5 +1200,57 @@ fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
         json!(info("osImage")),
         json!(info("kernelVersion")),
         json!(info("containerRuntimeVersion")),
+    ]
+}
+
+fn has_condition(obj: &Value, t: &str) -> bool {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == t && c["status"] == "True"))
+}
+
+/// `printJob`: status from the conditions, `succeeded/completions`, and how long it ran.
+fn job_cells(obj: &Value, now: Timestamp) -> Vec<Value> {
+    let succeeded = int(obj, "/status/succeeded");
+    let completions = match obj.pointer("/spec/completions").and_then(Value::as_i64) {
+        Some(c) => format!("{succeeded}/{c}"),
+        None => match obj.pointer("/spec/parallelism").and_then(Value::as_i64) {
+            Some(p) if p > 1 => format!("{succeeded}/1 of {p}"),
+            _ => format!("{succeeded}/1"),
+        },
+    };
+    let ts = |p: &str| {
+        obj.pointer(p)
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<Timestamp>().ok())
+    };
+    let duration = match (ts("/status/startTime"), ts("/status/completionTime")) {
+        (None, _) => String::new(),
+        (Some(start), None) => super::human_duration(now.duration_since(start)),
+        (Some(start), Some(end)) => super::human_duration(end.duration_since(start)),
+    };
+    let status = if has_condition(obj, "Complete") {
+        "Complete"
+    } else if has_condition(obj, "Failed") {
+        "Failed"
+    } else if obj.pointer("/metadata/deletionTimestamp").is_some() {
+        "Terminating"
+    } else if has_condition(obj, "Suspended") {
+        "Suspended"
+    } else if has_condition(obj, "FailureTarget") {
+        "FailureTarget"
+    } else {
+        "Running"
+    };
+    let (containers, images) = layout_containers(obj.pointer("/spec/template/spec/containers"));
+    vec![
+        json!(text(obj, &["metadata", "name"])),
+        json!(status),
+        json!(completions),
+        json!(duration),
+        json!(age(obj.pointer("/metadata/creationTimestamp"), now)),
+        json!(containers),
+        json!(images),
+        json!(selector_text(obj.pointer("/spec/selector"))),
     ]
 }

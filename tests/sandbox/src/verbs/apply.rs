@@ -1,7 +1,8 @@
-//! Server-side apply's field ownership, simplified to one rule that matters to clients: a field
-//! the same manager applied before and leaves out now is removed. Each manager's applied fields
-//! are kept in `metadata.managedFields` (FieldsV1), as upstream keeps them. Conflicts between
-//! managers are not detected.
+//! Server-side apply's field ownership: a field the same manager applied before and leaves out
+//! now is removed, and a field another manager applied with a different value is a conflict
+//! (409, upstream's message) unless `force=true` takes it over. Each manager's applied fields
+//! are kept in `metadata.managedFields` (FieldsV1), as upstream keeps them. Only Apply
+//! operations are tracked: fields set by updates and patches have no manager here.
 
 use serde_json::{Map, Value, json};
 
@@ -140,6 +141,179 @@ pub fn record(obj: &mut Value, manager: &str, api_version: &str, fields: Value) 
     }
 }
 
+/// One field another manager owns and this apply would change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    pub manager: String,
+    /// FieldsV1 entries from the root (`f:spec`, `f:replicas`).
+    pub entries: Vec<String>,
+}
+
+impl Conflict {
+    /// As structured-merge-diff prints a path: `.spec.containers[name="web"].image`.
+    pub fn path(&self) -> String {
+        self.entries
+            .iter()
+            .map(|e| {
+                if let Some(f) = e.strip_prefix("f:") {
+                    format!(".{f}")
+                } else if let Some(k) = e.strip_prefix("k:") {
+                    let key: Map<String, Value> = serde_json::from_str(k).unwrap_or_default();
+                    let mut parts: Vec<(String, String)> = key
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.to_string()))
+                        .collect();
+                    parts.sort();
+                    let inner: Vec<String> =
+                        parts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    format!("[{}]", inner.join(","))
+                } else if let Some(v) = e.strip_prefix("v:") {
+                    format!("[={v}]")
+                } else {
+                    e.clone()
+                }
+            })
+            .collect()
+    }
+}
+
+/// Every leaf of a FieldsV1 set (the item markers `.` left out).
+fn leaves(set: &Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    let Some(m) = set.as_object() else { return };
+    for (entry, child) in m {
+        if entry == "." {
+            continue;
+        }
+        at.push(entry.clone());
+        let children = child
+            .as_object()
+            .map_or(0, |c| c.keys().filter(|k| *k != ".").count());
+        if children == 0 {
+            out.push(at.clone());
+        } else {
+            leaves(child, at, out);
+        }
+        at.pop();
+    }
+}
+
+fn contains(set: &Value, entries: &[String]) -> bool {
+    entries.iter().try_fold(set, |s, e| s.get(e)).is_some()
+}
+
+/// The value at a FieldsV1 path in an object.
+fn value_at<'a>(obj: &'a Value, entries: &[String]) -> Option<&'a Value> {
+    entries.iter().try_fold(obj, |v, e| {
+        if let Some(f) = e.strip_prefix("f:") {
+            v.get(f)
+        } else if let Some(k) = e.strip_prefix("k:") {
+            let key: Map<String, Value> = serde_json::from_str(k).ok()?;
+            v.as_array()?
+                .iter()
+                .find(|i| key.iter().all(|(k, kv)| i.get(k) == Some(kv)))
+        } else {
+            Some(v)
+        }
+    })
+}
+
+/// The fields `applied` sets that another Apply manager owns with a different live value.
+pub fn conflicts(live: &Value, applied: &Value, owned: &Value, manager: &str) -> Vec<Conflict> {
+    let mut mine = vec![];
+    leaves(owned, &mut vec![], &mut mine);
+    let mut out = vec![];
+    for entry in live["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let other = entry["manager"].as_str().unwrap_or("");
+        if other == manager || entry["operation"] != "Apply" {
+            continue;
+        }
+        for path in &mine {
+            // Maps and lists (metadata left without labels) hold fields; they are not values.
+            let scalar = value_at(applied, path).is_some_and(|v| !v.is_object() && !v.is_array());
+            if scalar
+                && contains(&entry["fieldsV1"], path)
+                && value_at(live, path) != value_at(applied, path)
+            {
+                out.push(Conflict {
+                    manager: other.to_string(),
+                    entries: path.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// upstream's `NewConflictError` message.
+pub fn conflict_message(conflicts: &[Conflict]) -> String {
+    if let [one] = conflicts {
+        return format!(
+            "Apply failed with 1 conflict: conflict with {:?}: {}",
+            one.manager,
+            one.path()
+        );
+    }
+    let mut managers: Vec<&str> = conflicts.iter().map(|c| c.manager.as_str()).collect();
+    managers.sort();
+    managers.dedup();
+    let mut lines = vec![];
+    for m in managers {
+        lines.push(format!("conflicts with {m:?}:"));
+        for c in conflicts.iter().filter(|c| c.manager == m) {
+            lines.push(format!("- {}", c.path()));
+        }
+    }
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
+}
+
+/// `force=true`: the conflicting fields leave their other managers (an entry left owning
+/// nothing is dropped).
+pub fn take_over(obj: &mut Value, conflicts: &[Conflict]) {
+    let Some(entries) = obj
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for c in conflicts {
+        for e in entries
+            .iter_mut()
+            .filter(|e| e["manager"] == c.manager.as_str())
+        {
+            remove_path(&mut e["fieldsV1"], &c.entries);
+        }
+    }
+    entries.retain(|e| e["fieldsV1"].as_object().is_none_or(|m| !m.is_empty()));
+}
+
+fn remove_path(set: &mut Value, entries: &[String]) {
+    let Some((first, rest)) = entries.split_first() else {
+        return;
+    };
+    let Some(m) = set.as_object_mut() else { return };
+    if rest.is_empty() {
+        m.remove(first);
+        return;
+    }
+    if let Some(child) = m.get_mut(first) {
+        remove_path(child, rest);
+        if child
+            .as_object()
+            .is_some_and(|c| c.keys().all(|k| k == "."))
+        {
+            m.remove(first);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +353,35 @@ mod tests {
             ["A", "OTHER"],
             "fields this manager never applied stay"
         );
+    }
+
+    #[test]
+    fn another_managers_field_is_a_conflict_unless_the_value_agrees() {
+        let mut live = json!({ "spec": { "replicas": 2, "template": { "spec": { "containers": [{ "name": "web", "image": "a" }] } } } });
+        let theirs = json!({ "spec": { "replicas": 2, "template": { "spec": { "containers": [{ "name": "web", "image": "a" }] } } } });
+        record(&mut live, "them", "apps/v1", owned_fields(&theirs, false));
+        let same = json!({ "spec": { "replicas": 2 } });
+        assert!(conflicts(&live, &same, &owned_fields(&same, false), "me").is_empty());
+        let other = json!({ "spec": { "replicas": 3, "template": { "spec": { "containers": [{ "name": "web", "image": "b" }] } } } });
+        let found = conflicts(&live, &other, &owned_fields(&other, false), "me");
+        let paths: Vec<String> = found.iter().map(Conflict::path).collect();
+        assert_eq!(
+            paths,
+            [
+                ".spec.replicas",
+                ".spec.template.spec.containers[name=\"web\"].image"
+            ]
+        );
+        assert_eq!(
+            conflict_message(&found[..1]),
+            "Apply failed with 1 conflict: conflict with \"them\": .spec.replicas"
+        );
+        assert_eq!(
+            conflict_message(&found),
+            "Apply failed with 2 conflicts: conflicts with \"them\":\n- .spec.replicas\n- .spec.template.spec.containers[name=\"web\"].image"
+        );
+        take_over(&mut live, &found[..1]);
+        assert!(conflicts(&live, &other, &owned_fields(&other, false), "me").len() == 1);
     }
 
     #[test]

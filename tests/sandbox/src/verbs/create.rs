@@ -38,7 +38,10 @@ pub fn create_object(
 ) -> Result<Value, ApiError> {
     check_namespace(cluster, info, ns)?;
     prepare_create(info, &mut obj, ns, keep_status)?;
+    crate::names::check(info, obj["metadata"]["name"].as_str().unwrap_or(""))?;
     crate::validate::validate(info, &obj)?;
+    crate::rbac::default(info, &mut obj);
+    crate::rbac::validate(info, &obj)?;
     if dry_run {
         let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
         if cluster

@@ -17,6 +17,37 @@ struct Options {
     dry_run: bool,
     uid: Option<String>,
     resource_version: Option<String>,
+    propagation: Option<Propagation>,
+}
+
+/// What happens to the objects an object owns when it is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// Dependents stay, their ownerReference to the deleted object removed.
+    Orphan,
+    Background,
+    Foreground,
+}
+
+impl Propagation {
+    /// The policy when the client names none: batch/v1 Jobs orphan their pods (upstream keeps
+    /// that default for compatibility; kubectl always sends Background), the rest cascade.
+    pub fn default_for(info: &ResourceInfo) -> Self {
+        if info.group == "batch" && info.plural == "jobs" {
+            Propagation::Orphan
+        } else {
+            Propagation::Background
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "Orphan" => Some(Propagation::Orphan),
+            "Background" => Some(Propagation::Background),
+            "Foreground" => Some(Propagation::Foreground),
+            _ => None,
+        }
+    }
 }
 
 fn options(req: &ApiRequest) -> Options {
@@ -24,12 +55,27 @@ fn options(req: &ApiRequest) -> Options {
     let body_dry = body["dryRun"]
         .as_array()
         .is_some_and(|a| a.iter().any(|v| v == "All"));
+    let propagation = body["propagationPolicy"]
+        .as_str()
+        .or_else(|| req.query.value("propagationPolicy"))
+        .and_then(Propagation::parse)
+        .or_else(|| {
+            let orphan = body["orphanDependents"]
+                .as_bool()
+                .or_else(|| req.query.value("orphanDependents").map(|v| v == "true"))?;
+            Some(if orphan {
+                Propagation::Orphan
+            } else {
+                Propagation::Background
+            })
+        });
     Options {
         dry_run: req.query.dry_run() || body_dry,
         uid: body["preconditions"]["uid"].as_str().map(String::from),
         resource_version: body["preconditions"]["resourceVersion"]
             .as_str()
             .map(String::from),
+        propagation,
     }
 }
 
@@ -57,8 +103,44 @@ pub fn delete(
     if opts.dry_run {
         return Ok(response::json(200, &versioned(&cur, info)));
     }
-    let gone = delete_object(cluster, info, ns, name)?;
+    // A pod whose processes run here is deleted gracefully: it turns Terminating and the
+    // kubelet removes it once they have stopped (SIGTERM, SIGKILL after the grace period).
+    let grace = req_grace(req).or_else(|| cur["spec"]["terminationGracePeriodSeconds"].as_u64());
+    if info.group.is_empty()
+        && info.plural == "pods"
+        && grace.is_some_and(|g| g > 0)
+        && cur["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|uid| cluster.kubelet.is_running(uid))
+    {
+        let grace = grace.unwrap_or(30);
+        let (terminating, _) = cluster.store.update_with(&info.key(), ns, name, |c| {
+            let mut next = c.clone();
+            if next["metadata"]["deletionTimestamp"].is_null() {
+                let at = crate::clock::now()
+                    .checked_add(jiff::SignedDuration::from_secs(grace as i64))
+                    .unwrap_or_else(|_| crate::clock::now());
+                let meta = crate::store::obj_meta(&mut next);
+                meta.insert("deletionTimestamp".into(), json!(crate::clock::rfc3339(at)));
+                meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
+            }
+            Ok(next)
+        })?;
+        return Ok(response::json(200, &versioned(&terminating, info)));
+    }
+    let policy = opts
+        .propagation
+        .unwrap_or_else(|| Propagation::default_for(info));
+    let gone = delete_object_with(cluster, info, ns, name, policy)?;
     Ok(response::json(200, &versioned(&gone, info)))
+}
+
+/// DeleteOptions.gracePeriodSeconds (body or query).
+fn req_grace(req: &ApiRequest) -> Option<u64> {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    body["gracePeriodSeconds"]
+        .as_u64()
+        .or_else(|| req.query.value("gracePeriodSeconds")?.parse().ok())
 }
 
 /// DeleteOptions.preconditions against the stored object, checked as `rest.BeforeDelete` does
@@ -101,19 +183,33 @@ pub fn check_preconditions(
     Ok(())
 }
 
-/// Delete one object and everything that follows from it.
+/// Delete one object and everything that follows from it, with the kind's default policy.
 pub fn delete_object(
     cluster: &Cluster,
     info: &ResourceInfo,
     ns: &str,
     name: &str,
 ) -> Result<Value, ApiError> {
+    delete_object_with(cluster, info, ns, name, Propagation::default_for(info))
+}
+
+/// Delete one object; its dependents go (or are orphaned) as `policy` says.
+pub fn delete_object_with(
+    cluster: &Cluster,
+    info: &ResourceInfo,
+    ns: &str,
+    name: &str,
+    policy: Propagation,
+) -> Result<Value, ApiError> {
     if info.group.is_empty() && info.plural == "namespaces" {
         return delete_namespace(cluster, name);
     }
     let gone = cluster.store.delete(&info.key(), ns, name)?;
     if let Some(uid) = gone["metadata"]["uid"].as_str() {
-        delete_cascade(cluster, ns, uid);
+        match policy {
+            Propagation::Orphan => orphan_dependents(cluster, ns, uid),
+            Propagation::Background | Propagation::Foreground => delete_cascade(cluster, ns, uid),
+        }
     }
     if info.group == "apiextensions.k8s.io" && info.plural == "customresourcedefinitions" {
         let (group, plural) = (
@@ -132,6 +228,31 @@ pub fn delete_object(
     }
     after_write(cluster, info);
     Ok((*gone).clone())
+}
+
+/// Orphaning: dependents lose their ownerReference to `uid`.
+fn orphan_dependents(cluster: &Cluster, ns: &str, uid: &str) {
+    for key in cluster.store.keys() {
+        for o in cluster.store.list(&key, Some(ns)) {
+            let owned = o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid));
+            if owned && let Some(name) = o["metadata"]["name"].as_str() {
+                let _ = cluster.store.update_with(&key, ns, name, |cur| {
+                    let mut next = cur.clone();
+                    if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
+                        refs.retain(|r| r["uid"] != uid);
+                        if refs.is_empty()
+                            && let Some(m) = next["metadata"].as_object_mut()
+                        {
+                            m.remove("ownerReferences");
+                        }
+                    }
+                    Ok(next)
+                });
+            }
+        }
+    }
 }
 
 /// Garbage collection: delete (recursively) what names `uid` as an owner in `ns`.
@@ -198,10 +319,13 @@ pub fn delete_collection(
             m["namespace"].as_str().unwrap_or(""),
             m["name"].as_str().unwrap_or(""),
         );
+        let policy = opts
+            .propagation
+            .unwrap_or_else(|| Propagation::default_for(info));
         let gone = if opts.dry_run {
             (*o).clone()
         } else {
-            delete_object(cluster, info, ons, name)?
+            delete_object_with(cluster, info, ons, name, policy)?
         };
         items.push(versioned(&gone, info));
     }

@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub use create::create_object;
-pub use delete::{check_preconditions, delete_cascade, delete_object};
+pub use delete::{
+    Propagation, check_preconditions, delete_cascade, delete_object, delete_object_with,
+};
 pub use list::Selectors;
 
 pub async fn handle(cluster: &Arc<Cluster>, req: &ApiRequest, t: Target) -> Resp {
@@ -35,7 +37,7 @@ async fn dispatch(cluster: &Arc<Cluster>, req: &ApiRequest, t: &Target) -> Resul
     let info = &t.info;
     if info.group == "authorization.k8s.io" {
         return match req.method {
-            Method::POST => ssar::handle_with_rules(req, info, cluster.tokens.rules(&req.user)),
+            Method::POST => ssar::handle(cluster, req, info),
             _ => Err(ApiError::method_not_allowed()),
         };
     }
@@ -66,6 +68,17 @@ async fn dispatch(cluster: &Arc<Cluster>, req: &ApiRequest, t: &Target) -> Resul
                 ),
                 _ => Err(ApiError::method_not_allowed()),
             },
+            "token" if info.group.is_empty() && info.plural == "serviceaccounts" => {
+                match req.method {
+                    Method::POST => crate::tokenrequest::create(
+                        cluster,
+                        req,
+                        t.namespace.as_deref().unwrap_or(""),
+                        name,
+                    ),
+                    _ => Err(ApiError::method_not_allowed()),
+                }
+            }
             "status" if info.status => subresource::status(cluster, req, t),
             "scale" if info.scale => subresource::scale(cluster, req, t),
             _ if info.subresources.iter().any(|s| s == sub)

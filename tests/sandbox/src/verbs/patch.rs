@@ -48,6 +48,20 @@ fn patch_error(e: crate::patch::PatchError) -> ApiError {
     }
 }
 
+/// 409 `Conflict` with a `FieldManagerConflict` cause per field, as `NewApplyConflict`.
+fn apply_conflict(conflicts: &[apply::Conflict]) -> ApiError {
+    let causes: Vec<Value> = conflicts
+        .iter()
+        .map(|c| json!({ "reason": "FieldManagerConflict", "message": format!("conflict with {:?}", c.manager), "field": c.path() }))
+        .collect();
+    ApiError {
+        code: 409,
+        reason: "Conflict",
+        message: apply::conflict_message(conflicts),
+        details: Some(json!({ "causes": causes })),
+    }
+}
+
 /// `cur` with the request's patch applied (any supported patch type).
 pub fn patched(info: &ResourceInfo, cur: &Value, req: &ApiRequest) -> Result<Value, ApiError> {
     let kind = cur["kind"].as_str().unwrap_or(&info.kind).to_string();
@@ -66,6 +80,13 @@ pub fn patched(info: &ResourceInfo, cur: &Value, req: &ApiRequest) -> Result<Val
             };
             let manager = req.query.value("fieldManager").unwrap_or("");
             let owned = apply::owned_fields(&applied, info.custom);
+            let conflicts = apply::conflicts(cur, &applied, &owned, manager);
+            if !conflicts.is_empty() {
+                if !req.query.flag("force") {
+                    return Err(apply_conflict(&conflicts));
+                }
+                apply::take_over(&mut merged, &conflicts);
+            }
             if let Some(prev) = apply::previous(cur, manager) {
                 apply::remove_dropped(&mut merged, &prev, &owned);
             }

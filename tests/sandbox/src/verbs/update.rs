@@ -103,8 +103,12 @@ where
 {
     let key = info.key();
     let compute = |cur: &Value| {
-        let next = compute(cur)?;
+        let mut next = compute(cur)?;
+        crate::immutable::keep_allocated(info, cur, &mut next);
         crate::validate::validate(info, &next)?;
+        crate::rbac::default(info, &mut next);
+        crate::rbac::validate(info, &next)?;
+        crate::immutable::check(info, cur, &next)?;
         Ok(next)
     };
     if dry_run {

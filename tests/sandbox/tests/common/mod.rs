@@ -2,6 +2,8 @@
 //! own HOME, and waiting on conditions.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod workloads;
+
 use sealos_sandbox::{Sandbox, SandboxOptions};
 use std::path::PathBuf;
 use std::time::Duration;
