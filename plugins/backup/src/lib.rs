@@ -26,10 +26,11 @@ pub const MANAGER: &str = "kubectl-sealos-backup";
     bin_name = "kubectl sealos backup",
     version = sealos_shared::version::VERSION,
     after_help = examples(&[
-        "kubectl sealos backup create --output /backup/sealos-istio",
+        "kubectl sealos backup create --to /backup/sealos-istio",
         "kubectl sealos backup create --s3 s3://sealos-backups/sealos-istio --encrypt-to age1...",
         "kubectl sealos backup list --s3 s3://sealos-backups/sealos-istio",
-        "kubectl sealos backup create --output /backup/sealos-istio --sign-key ~/.ssh/backup_ed25519",
+        "kubectl sealos backup list --dir /backup/sealos-istio -o json",
+        "kubectl sealos backup create --to /backup/sealos-istio --sign-key ~/.ssh/backup_ed25519",
         "kubectl sealos backup verify /backup/sealos-istio/sealos-backup-20261125T191800.042Z-3f9a1c.tar.gz --trusted-signers allowed_signers",
         "kubectl sealos backup restore ARCHIVE --dry-run --namespace-map ns-old=ns-new",
         "kubectl sealos backup restore ARCHIVE -n ns-a --namespace-map ns-a=ns-b --host-map cloud.sealos.io=clone.sealos.io",
@@ -81,11 +82,11 @@ pub async fn run(args: Args) -> Result<Exit> {
 /// The report format a command asked for.
 pub fn format_of(command: &Command) -> Format {
     match command {
-        Command::Create(a) => a.format,
-        Command::List(a) => a.format,
-        Command::Verify(a) => a.format,
-        Command::Restore(a) => a.format,
-        Command::Prune(a) => a.format,
+        Command::Create(a) => a.output,
+        Command::List(a) => a.output,
+        Command::Verify(a) => a.output,
+        Command::Restore(a) => a.output,
+        Command::Prune(a) => a.output,
         Command::Completion(_) => Format::Table,
     }
 }
@@ -112,53 +113,17 @@ pub fn command() -> clap::Command {
     Args::command()
 }
 
-/// `--output` names a place here; `-o` is the format. Catch `--output json` typed from habit.
-pub(crate) fn check_output_path(path: &std::path::Path) -> Result<()> {
-    let text = path.to_string_lossy();
-    let is_format = Format::value_variants().iter().any(|f| {
-        f.to_possible_value()
-            .is_some_and(|v| v.get_name() == text.as_ref())
-    });
-    if is_format && !path.exists() {
-        return Err(Error::usage(format!(
-            "--output {text}: --output names the backup directory or file; for the report format use -o {text}"
-        )));
-    }
-    Ok(())
-}
-
-/// Where backups live, from `--output DIR` / `--s3 URL` (default: the current directory).
+/// Where backups live, from `--dir DIR` / `--s3 URL` (default: the current directory).
 pub(crate) fn location(
     output: Option<&PathBuf>,
     s3: Option<&str>,
 ) -> Result<sealos_shared::archive::location::Location> {
     use sealos_shared::archive::location::Location;
     match (output, s3) {
-        (Some(_), Some(_)) => Err(Error::usage("give --output or --s3, not both")),
+        (Some(_), Some(_)) => Err(Error::usage("give --dir or --s3, not both")),
         (_, Some(url)) => Ok(Location::S3(url.parse()?)),
-        (Some(dir), None) => {
-            check_output_path(dir)?;
-            Ok(Location::Dir(dir.clone()))
-        }
+        (Some(dir), None) => Ok(Location::Dir(dir.clone())),
         (None, None) => Ok(Location::Dir(PathBuf::from("."))),
-    }
-}
-
-use clap::ValueEnum;
-
-/// Human sizes for tables.
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{value:.1}{}", UNITS[unit])
     }
 }
 
@@ -168,19 +133,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn output_is_a_place_and_o_a_format() {
-        let err = check_output_path(std::path::Path::new("json")).unwrap_err();
-        assert!(err.to_string().contains("-o json"), "{err}");
-        assert!(check_output_path(std::path::Path::new("/backup")).is_ok());
+    fn places_are_one_or_the_other() {
         assert!(location(Some(&PathBuf::from("/b")), Some("s3://x")).is_err());
         assert!(location(None, Some("bucket")).is_err());
     }
 
+    /// `-o/--output` is the format everywhere; the old spellings are refused with the new one.
     #[test]
-    fn sizes_read_well() {
-        assert_eq!(human_size(512), "512B");
-        assert_eq!(human_size(1536), "1.5KiB");
-        assert_eq!(human_size(5 * 1024 * 1024), "5.0MiB");
+    fn old_spellings_exit_2_with_the_new_one() {
+        for (args, hint) in [
+            (
+                &["x", "create", "--output", "/backup"][..],
+                "\"/backup\": -o/--output is the report format; the backup directory or file is --to",
+            ),
+            (
+                &["x", "list", "--output", "/backup"],
+                "\"/backup\": -o/--output is the report format; the backup directory is --dir DIR",
+            ),
+            (
+                &["x", "prune", "--keep", "3", "--output", "/b"],
+                "the backup directory is --dir DIR",
+            ),
+            (
+                &["x", "verify", "a.tar.gz", "--format", "json"],
+                "--format was renamed: use -o/--output",
+            ),
+            (
+                &["x", "create", "--format", "json"],
+                "--format was renamed: use -o/--output",
+            ),
+            (
+                &["x", "restore", "a.tar.gz", "--format"],
+                "--format was renamed: use -o/--output",
+            ),
+        ] {
+            let err = Args::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(hint), "{args:?}: {err}");
+        }
+        let args = Args::try_parse_from(["x", "create", "--to", "/b", "--output", "json"]).unwrap();
+        let Command::Create(create) = args.command else {
+            panic!("not create");
+        };
+        assert_eq!(
+            (create.to.unwrap(), create.output),
+            (PathBuf::from("/b"), Format::Json)
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::client::Connector;
 use crate::load::{self, StepPlan};
 use crate::plan::{
     Endpoint, RequestOptions, endpoint, parse_concurrency, parse_count, parse_header, parse_method,
-    parse_pause, parse_rate, parse_run_duration, parse_threads, parse_timeout, parse_url,
+    parse_rate, parse_threads, parse_url,
 };
 use crate::report::{BenchReport, SCHEMA_VERSION, StepReport};
 use crate::slo::Slo;
@@ -37,14 +37,14 @@ pub struct RunArgs {
     #[arg(short = 'n', long = "requests", value_name = "N", value_parser = parse_count, allow_negative_numbers = true, conflicts_with = "duration")]
     pub requests: Option<u64>,
     /// How long each step runs instead of a request count: 30s, 1m.
-    #[arg(short = 'z', long = "duration", value_name = "DURATION", value_parser = parse_run_duration, allow_negative_numbers = true)]
+    #[arg(short = 'z', long = "duration", value_name = "DURATION", value_parser = sealos_shared::number::positive_duration, allow_negative_numbers = true)]
     pub duration: Option<Duration>,
     /// Total requests per second across all connections (open loop); latency counts from each
     /// request's scheduled send time, so queueing behind a slow server shows.
     #[arg(long, value_name = "RPS", value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Give up on a request (connect, send, whole answer) after this long; counted as a timeout.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = sealos_shared::number::positive_duration, allow_negative_numbers = true)]
     pub timeout: Duration,
     /// HTTP method.
     #[arg(short = 'm', long, value_name = "METHOD", default_value = "GET", value_parser = parse_method)]
@@ -65,7 +65,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub http2: bool,
     /// Wait between steps (the seed guide waited 10s).
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_pause, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = sealos_shared::number::duration_or_zero, allow_negative_numbers = true)]
     pub pause: Duration,
     /// Status codes that count as success: codes and ranges, e.g. 200-299,404.
     #[arg(long, value_name = "CODES", default_value = "200-399", value_parser = SuccessCodes::parse)]

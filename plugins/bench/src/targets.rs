@@ -7,7 +7,7 @@ use std::time::Duration;
 use kube::Api;
 use kube::api::ListParams;
 use sealos_shared::Result;
-use sealos_shared::connection::{Kube, KubeFlags, parse_request_timeout};
+use sealos_shared::connection::{Kube, KubeFlags};
 use sealos_shared::error::KubeContext;
 use sealos_shared::output::Table;
 use sealos_shared::resources::istio::{Gateway, VirtualService};
@@ -28,7 +28,7 @@ pub struct ClusterFlags {
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
     /// How long one API request may take (0 waits for ever): "30s", "1m", or seconds.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_request_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = sealos_shared::number::duration_or_zero)]
     pub request_timeout: Duration,
 }
 

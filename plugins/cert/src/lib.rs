@@ -28,7 +28,7 @@ use sealos_shared::{Exit, Result};
         "kubectl sealos cert renew --expiring-within 7d -A",
         "kubectl sealos cert inspect dbadmin-test-tls -n ns-alice",
         "kubectl sealos cert inspect --secret wildcard-cloud-sealos-io-tls -n istio-system",
-        "kubectl sealos cert backup --output /backup/certs -A",
+        "kubectl sealos cert backup --to /backup/certs -A",
         "kubectl sealos cert backup --s3 s3://sealos-backups/certs --encrypt-to age1... -o json",
         "kubectl sealos cert completion bash > /etc/bash_completion.d/kubectl-sealos-cert",
     ]),
@@ -66,7 +66,7 @@ impl Args {
             Command::Check(c) => c.output,
             Command::Renew(r) => r.output,
             Command::Inspect(i) => i.output,
-            Command::Backup(b) => b.format,
+            Command::Backup(b) => b.output,
             Command::Completion(_) => Format::default(),
         }
     }

@@ -17,7 +17,7 @@ use crate::logs::{self, ErrorGroup};
 #[derive(Args, Debug, Clone)]
 pub struct CertificatesArgs {
     /// The window of cert-manager's log to read.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::durations::window)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = sealos_shared::number::positive_duration)]
     pub since: Duration,
     /// Days before expiry from which a certificate is reported.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]

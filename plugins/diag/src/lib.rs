@@ -5,7 +5,6 @@
 pub mod bundle;
 pub mod certificates;
 pub mod connectivity;
-pub mod durations;
 pub mod envoy;
 pub mod finding;
 pub mod list;
@@ -34,7 +33,7 @@ use sealos_shared::{Exit, Result};
         "kubectl sealos diag runbook list",
         "kubectl sealos diag runbook run memory-leak --threshold 256Mi --dry-run",
         "kubectl sealos diag runbook run high-error-rate --yes --reason \"5xx at 12%\"",
-        "kubectl sealos diag bundle -o /tmp/diag.tar.gz --since 1h -n ns-bob,ns-carol",
+        "kubectl sealos diag bundle --to /tmp/diag.tar.gz --since 1h -n ns-bob,ns-carol",
     ]),
 )]
 pub struct Args {
@@ -50,7 +49,7 @@ pub struct Args {
 pub enum Command {
     /// Walk a request's path to APP and give a verdict at each step.
     ///
-    /// Exit 0 when no finding reaches --failure-threshold, 1 when one does, 2 could not check.
+    /// Exit 0 when no finding reaches --fail-on, 1 when one does, 2 could not check.
     Connectivity(connectivity::ConnectivityArgs),
     /// Rank istio-proxy containers by memory and CPU against their limits; istiod's errors.
     ///
@@ -63,7 +62,8 @@ pub enum Command {
     /// The guide's emergency runbooks: plan, confirm, act, audit, report.
     #[command(subcommand)]
     Runbook(runbook::RunbookCommand),
-    /// Write a diagnostic archive (objects, events, logs, Envoy config dumps), Secrets redacted.
+    /// Write a diagnostic archive (objects, events, logs, Envoy config dumps), Secrets redacted,
+    /// to --to FILE.
     ///
     /// -n takes a comma-separated list of extra namespaces.
     Bundle(bundle::BundleArgs),
@@ -88,7 +88,7 @@ pub async fn run(args: Args) -> Result<Exit> {
         }
         Command::Runbook(r) => runbook::run(r, &args.kube, color).await,
         Command::Bundle(b) => {
-            let mut out = Out::stdout(sealos_shared::output::Format::Table, color);
+            let mut out = Out::stdout(b.output, color);
             bundle::run(b, &args.kube, &mut out).await
         }
         Command::Completion(completion) => {
@@ -116,8 +116,8 @@ mod tests {
             "app-test",
             "-n",
             "ns-bob",
-            "--failure-threshold",
-            "warning",
+            "--fail-on",
+            "warn",
             "-o",
             "json",
         ])
@@ -126,14 +126,17 @@ mod tests {
         let Command::Connectivity(c) = args.command else {
             panic!("not connectivity");
         };
-        assert_eq!(c.failure_threshold, finding::Level::Warning);
-        assert!(
-            Args::try_parse_from(["x", "connectivity", "a", "--failure-threshold", "fatal"])
-                .is_err()
-        );
+        assert_eq!(c.fail_on, sealos_shared::flags::FailOn::Warn);
+        assert!(Args::try_parse_from(["x", "connectivity", "a", "--fail-on", "fatal"]).is_err());
         let args =
-            Args::try_parse_from(["x", "bundle", "-o", "/tmp/x.tar.gz", "-n", "a,b"]).unwrap();
+            Args::try_parse_from(["x", "bundle", "--to", "/tmp/x.tar.gz", "-n", "a,b"]).unwrap();
         assert!(matches!(args.command, Command::Bundle(_)));
+        // One duration rule everywhere: a bare number is seconds.
+        let args = Args::try_parse_from(["x", "performance", "--since", "30"]).unwrap();
+        let Command::Performance(p) = args.command else {
+            panic!("not performance");
+        };
+        assert_eq!(p.since, std::time::Duration::from_secs(30));
         for bad in [
             ["x", "runbook", "run", "memory-leak", "--timeout", "1e20"],
             ["x", "runbook", "run", "memory-leak", "--pause", "inf"],

@@ -18,7 +18,7 @@ use crate::metrics::{self, ContainerUsage};
 #[derive(Args, Debug, Clone)]
 pub struct PerformanceArgs {
     /// The window of istiod's log to read ("10m", "1h").
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::durations::window)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = sealos_shared::number::positive_duration)]
     pub since: Duration,
     /// A proxy at or above this share of its memory limit is a problem (percent).
     #[arg(long, value_name = "PERCENT", default_value_t = 90)]

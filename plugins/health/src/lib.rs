@@ -3,7 +3,6 @@
 
 pub mod check;
 pub mod monitor;
-pub mod prometheus_flags;
 pub mod rules;
 
 use clap::{CommandFactory, Parser, Subcommand};

@@ -82,7 +82,7 @@ pub struct MutationFlags {
     #[arg(long)]
     pub dry_run: bool,
     /// How long to wait for the rollouts ("300s", "5m"; 0 waits for ever).
-    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = sealos_shared::number::duration_or_zero)]
     pub timeout: Duration,
     /// Return once the change is written, without waiting for the rollout.
     #[arg(long)]
@@ -93,12 +93,6 @@ pub struct MutationFlags {
     /// The container holding NETWORKING_MODE / ISTIO_PERCENTAGE (default: the one declaring them).
     #[arg(long, value_name = "NAME")]
     pub container: Option<String>,
-}
-
-/// A duration: a bare number is seconds, else "10m", "90s".
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    sealos_shared::number::duration(text, Duration::ZERO, sealos_shared::number::MAX_DURATION)
-        .map_err(|why| format!("invalid duration: {why}"))
 }
 
 /// The namespace the controllers are looked for in: `-n`, else `sealos-system` (not the

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use sealos_shared::alert::SlackFlags;
 use sealos_shared::audit::AuditLog;
 use sealos_shared::cli::GlobalFlags;
 use sealos_shared::connection::KubeFlags;
@@ -43,14 +44,9 @@ pub struct RollbackArgs {
     pub all: bool,
     #[command(flatten)]
     pub mutation: MutationFlags,
-    /// Post what was rolled back to this Slack incoming webhook (never printed).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "SLACK_WEBHOOK_URL",
-        hide_env_values = true
-    )]
-    pub slack_webhook: Option<String>,
+    /// Where what was rolled back is posted.
+    #[command(flatten)]
+    pub slack: SlackFlags,
     #[command(flatten)]
     pub output: OutputFlags,
 }
@@ -118,10 +114,7 @@ pub async fn run_rollback(
     args: RollbackArgs,
 ) -> Result<Exit> {
     let selection = Selection::parse(&args.components, args.all)?;
-    let slack = match args.slack_webhook.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => Some(crate::notify::slack(url)?),
-        None => None,
-    };
+    let slack = args.slack.webhook()?;
     let mut out = Out::stdout(args.output.output, global.color);
     let report = execute(kube, "rollback", selection, Percent::ZERO, &args.mutation).await?;
     render(&mut out, &report)?;

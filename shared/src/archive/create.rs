@@ -46,6 +46,30 @@ pub enum Target {
     S3(S3Url),
 }
 
+impl Target {
+    /// `--to PATH`, `--s3 URL` or neither (the current directory): a `.tar.gz`/`.tar.gz.age` name
+    /// is the archive itself, any other path a directory. The suffix must say whether it is
+    /// encrypted; sends nothing.
+    pub fn choose(to: Option<&Path>, s3: Option<&str>, encrypted: bool) -> Result<Target> {
+        let path = match (to, s3) {
+            (Some(_), Some(_)) => return Err(Error::usage("give --to or --s3, not both")),
+            (_, Some(url)) => return Ok(Target::S3(url.parse()?)),
+            (Some(path), None) => path,
+            (None, None) => return Ok(Target::Dir(PathBuf::from("."))),
+        };
+        let name = path.to_string_lossy();
+        if name.ends_with(".tar.gz") || name.ends_with(".tar.gz.age") {
+            if name.ends_with(".age") != encrypted {
+                return Err(Error::usage(format!(
+                    "--to {name}: an encrypted archive ends with .tar.gz.age, a plain one with .tar.gz"
+                )));
+            }
+            return Ok(Target::File(path.to_path_buf()));
+        }
+        Ok(Target::Dir(path.to_path_buf()))
+    }
+}
+
 /// What to back up and how.
 #[derive(Debug, Clone)]
 pub struct Plan {

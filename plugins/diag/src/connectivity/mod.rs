@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 use sealos_shared::connection::{Kube, KubeFlags};
+use sealos_shared::flags::{FailOn, Renamed};
 use sealos_shared::output::{Format, Out, Table};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
@@ -26,11 +27,19 @@ pub struct ConnectivityArgs {
     /// Select the app's pods by this label selector instead of app=APP.
     #[arg(short = 'l', long, value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// Exit 1 when a finding is at least this bad.
-    #[arg(long, value_enum, default_value_t = Level::Error)]
-    pub failure_threshold: Level,
+    /// Exit 1 on warnings too, or only on errors.
+    #[arg(long, value_name = "LEVEL", default_value = "fail", value_parser = FailOn::parser())]
+    pub fail_on: FailOn,
+    #[arg(
+        long = "failure-threshold",
+        hide = true,
+        num_args = 0..=1,
+        default_missing_value = "",
+        value_parser = Renamed("--failure-threshold was renamed: use --fail-on warn|fail")
+    )]
+    pub renamed_failure_threshold: Option<String>,
     /// How long to wait for a pod's Envoy admin port (through a port-forward).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::durations::wait)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = sealos_shared::number::positive_duration)]
     pub envoy_timeout: Duration,
     /// Do not port-forward to Envoy.
     #[arg(long)]
@@ -103,7 +112,8 @@ pub async fn run(args: &ConnectivityArgs, flags: &KubeFlags, out: &mut Out) -> R
 pub async fn diagnose(args: &ConnectivityArgs, kube: &Kube) -> Result<Report> {
     let (steps, mut findings, selector, hosts) = walk::walk(args, kube).await?;
     finding::sort(&mut findings);
-    let failed = finding::fails(&findings, args.failure_threshold);
+    let threshold = Level::threshold(args.fail_on);
+    let failed = finding::fails(&findings, threshold);
     Ok(Report {
         app: args.app.clone(),
         namespace: kube.namespace.clone(),
@@ -111,7 +121,7 @@ pub async fn diagnose(args: &ConnectivityArgs, kube: &Kube) -> Result<Report> {
         hosts,
         steps,
         findings,
-        failure_threshold: args.failure_threshold,
+        failure_threshold: threshold,
         failed,
     })
 }

@@ -13,7 +13,7 @@ use sealos_shared::retry::{self, Backoff};
 use super::path::{self, SIDECAR};
 use super::{ConnectivityArgs, Step};
 use crate::envoy;
-use crate::finding::{Finding, Level, Object};
+use crate::finding::{Finding, Level, ObjectRef};
 use crate::list::all;
 
 /// Collects findings and step verdicts.
@@ -28,7 +28,7 @@ impl Walk {
         &mut self,
         code: &'static str,
         level: Level,
-        object: Object,
+        object: ObjectRef,
         message: String,
         hint: &str,
     ) {
@@ -91,13 +91,13 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
         w.add(
             "PODS_NONE",
             Level::Error,
-            Object::new("Namespace", None, ns),
+            ObjectRef::new("Namespace", None, ns),
             format!("no pods match {selector:?} in {ns:?}"),
             "check the app name and namespace, or pass -l with the pods' labels",
         );
     }
     for pod in &pods {
-        let object = Object::new("Pod", Some(ns), &pod.name_any());
+        let object = ObjectRef::new("Pod", Some(ns), &pod.name_any());
         if !path::is_ready(pod) {
             let phase = pod
                 .status
@@ -173,7 +173,7 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
         w.add(
             "SVC_SELECTOR_MISMATCH",
             Level::Error,
-            Object::new("Service", Some(ns), &svc.name_any()),
+            ObjectRef::new("Service", Some(ns), &svc.name_any()),
             format!(
                 "its selector {:?} matches none of the app's pods",
                 path::selector_string(&selector)
@@ -186,7 +186,7 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
         w.add(
             "SVC_MISSING",
             Level::Error,
-            Object::new("Service", Some(ns), &args.app),
+            ObjectRef::new("Service", Some(ns), &args.app),
             format!(
                 "no Service named {:?} or selecting the app's pods",
                 args.app
@@ -196,7 +196,7 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
     }
     for svc in &app_services {
         let name = svc.name_any();
-        let object = Object::new("Service", Some(ns), &name);
+        let object = ObjectRef::new("Service", Some(ns), &name);
         let selector = path::service_selector(svc);
         let selected: Vec<&Pod> = pods
             .iter()
@@ -226,7 +226,7 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
             Some(_) | None => w.add(
                 "ENDPOINTS_EMPTY",
                 Level::Error,
-                Object::new("Endpoints", Some(ns), &name),
+                ObjectRef::new("Endpoints", Some(ns), &name),
                 "no ready addresses: requests to the Service have nowhere to go".into(),
                 "the selector matches no Ready pod: fix the selector or the pods' readiness",
             ),
@@ -289,16 +289,16 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
             } else {
                 Level::Warning
             },
-            Object::new("VirtualService", Some(ns), &args.app),
+            ObjectRef::new("VirtualService", Some(ns), &args.app),
             "no VirtualService routes to the app's Service".to_string(),
             "create a VirtualService bound to the gateway with the app's host",
         );
     }
     let mut used_gateways: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut subset_checks: Vec<(String, String, String, Object)> = Vec::new();
+    let mut subset_checks: Vec<(String, String, String, ObjectRef)> = Vec::new();
     for vs in &relevant {
         let vs_ns = vs.namespace().unwrap_or_default();
-        let object = Object::new("VirtualService", Some(&vs_ns), &vs.name_any());
+        let object = ObjectRef::new("VirtualService", Some(&vs_ns), &vs.name_any());
         for reference in &vs.spec.gateways {
             let Some((gw_ns, gw_name)) = path::gateway_ref(reference, &vs_ns) else {
                 continue;
@@ -429,7 +429,7 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
         let matching =
             all::<Pod>(client, Some(dest_ns), Some(&path::selector_string(&labels))).await?;
         let ready = matching.iter().filter(|p| path::is_ready(p)).count();
-        let object = Object::new(
+        let object = ObjectRef::new(
             "DestinationRule",
             rule.namespace().as_deref(),
             &rule.name_any(),
@@ -478,7 +478,7 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
             } else {
                 Level::Info
             },
-            Object::new("VirtualService", Some(ns), &args.app),
+            ObjectRef::new("VirtualService", Some(ns), &args.app),
             "the app's VirtualServices bind no Gateway: it is reachable only inside the mesh"
                 .into(),
             "add the ingress gateway to spec.gateways to expose it",
@@ -492,7 +492,7 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
         else {
             continue;
         };
-        let object = Object::new("Gateway", Some(gw_ns), gw_name);
+        let object = ObjectRef::new("Gateway", Some(gw_ns), gw_name);
         let selector = path::selector_string(&gateway.spec.selector);
         let gw_pods = if selector.is_empty() {
             Vec::new()
@@ -551,7 +551,7 @@ pub async fn walk(args: &ConnectivityArgs, kube: &Kube) -> Result<Walked> {
                         now,
                         thresholds,
                     );
-                    let secret_object = Object::new("Secret", Some(secret_ns), &credential);
+                    let secret_object = ObjectRef::new("Secret", Some(secret_ns), &credential);
                     if secret.is_none() {
                         w.add(
                         "GW_TLS_SECRET_MISSING",
@@ -636,7 +636,7 @@ async fn envoy_step(
     };
     let ns = kube.namespace.as_str();
     let name = pod.name_any();
-    let object = Object::new("Pod", Some(ns), &name);
+    let object = ObjectRef::new("Pod", Some(ns), &name);
     let body = envoy::admin_get(
         &kube.client,
         ns,
@@ -752,7 +752,7 @@ async fn certificate_step(
         w.add(
             "CERT_MISSING",
             Level::Info,
-            Object::new("Certificate", None, &hosts.join(",")),
+            ObjectRef::new("Certificate", None, &hosts.join(",")),
             "no cert-manager Certificate names these hosts".into(),
             "if HTTPS is served, its Secret is managed by hand: watch its expiry",
         );
@@ -763,7 +763,7 @@ async fn certificate_step(
     let mut summary = Vec::new();
     for s in &surveyed {
         let c = &s.certificate;
-        let object = Object::new("Certificate", c.namespace().as_deref(), &c.name_any());
+        let object = ObjectRef::new("Certificate", c.namespace().as_deref(), &c.name_any());
         let a = &s.assessment;
         let days = a
             .days_left

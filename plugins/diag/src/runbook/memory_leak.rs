@@ -18,7 +18,7 @@ use sealos_shared::retry::{self, Backoff};
 use super::precondition::{self, Precondition};
 use super::{Action, Auditor, Outcome, RunArgs, Status, Stop, outcome};
 use crate::connectivity::path::{self, SIDECAR};
-use crate::finding::Object;
+use crate::finding::ObjectRef;
 use crate::metrics;
 
 /// The PodDisruptionBudget covering `labels`, and how many disruptions it allows now.
@@ -106,7 +106,7 @@ pub async fn plan(
         };
         actions.push(Action {
             kind: "evict",
-            object: Object::new("Pod", Some(&u.namespace), &u.pod),
+            object: ObjectRef::new("Pod", Some(&u.namespace), &u.pod),
             // The pod measured, not another that took its name since (a StatefulSet's does).
             precondition: Precondition::uid(pod.uid()),
             detail: format!(

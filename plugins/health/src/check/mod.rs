@@ -17,12 +17,14 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use sealos_shared::connection::KubeFlags;
 use sealos_shared::number;
-use sealos_shared::output::{Format, Out, Severity};
+use sealos_shared::output::{Format, Out};
 use sealos_shared::traffic::NoDataPolicy;
 use sealos_shared::{Error, Exit, Result};
 
-use crate::prometheus_flags::PrometheusFlags;
+use sealos_shared::prometheus_flags::PrometheusFlags;
+
 pub use report::{AreaSummary, Finding, ObjectRef, Report, Summary, render_table};
+pub use sealos_shared::flags::FailOn;
 
 /// The areas a check covers, in the order they are shown.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -72,14 +74,6 @@ impl Area {
     }
 }
 
-/// `--fail-on`: the lowest status that makes the exit code 1.
-#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FailOn {
-    Warn,
-    #[default]
-    Fail,
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
     /// Check only these areas (comma-separated).
@@ -89,7 +83,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "AREA,...")]
     pub skip: Vec<Area>,
     /// The lowest status that makes the exit code 1.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_name = "LEVEL", default_value = "fail", value_parser = FailOn::parser())]
     pub fail_on: FailOn,
     /// Where istiod and the ingress gateway run.
     #[arg(long, value_name = "NS", default_value = "istio-system")]
@@ -244,9 +238,5 @@ pub async fn run(args: &CheckArgs, kube_flags: &KubeFlags, out: &mut Out) -> Res
         let table = render_table(&report, &out.theme, out.format == Format::Wide);
         out.line(&table)?;
     }
-    let threshold = match args.fail_on {
-        FailOn::Warn => Severity::Warn,
-        FailOn::Fail => Severity::Fail,
-    };
-    Ok(Exit::problem_if(report.status >= threshold))
+    Ok(Exit::problem_if(args.fail_on.reached_by(report.status)))
 }

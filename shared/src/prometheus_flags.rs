@@ -1,12 +1,14 @@
 //! Where Prometheus is: `--prometheus-url`, or by default the API server's service proxy to
 //! `monitoring/prometheus:9090` (so it works from a laptop, where the in-cluster URL does not).
+//! The one declaration of these flags: every command that asks Prometheus flattens it.
 
 use std::time::Duration;
 
 use clap::Args;
-use sealos_shared::connection::{KubeFlags, parse_request_timeout};
-use sealos_shared::prometheus::Prometheus;
-use sealos_shared::{Error, Result};
+
+use crate::connection::KubeFlags;
+use crate::error::{Error, Result};
+use crate::prometheus::Prometheus;
 
 #[derive(Args, Debug, Clone)]
 pub struct PrometheusFlags {
@@ -27,7 +29,7 @@ pub struct PrometheusFlags {
     )]
     pub prometheus_service: String,
     /// How long one Prometheus query may take.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_request_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::number::positive_duration)]
     pub prometheus_timeout: Duration,
 }
 
@@ -49,6 +51,16 @@ impl PrometheusFlags {
                 self.prometheus_service
             ))),
         }
+    }
+
+    /// The client: direct when a URL is given, else through `client`'s API server service proxy.
+    pub fn client(&self, client: kube::Client) -> Result<Prometheus> {
+        if let Some(url) = &self.prometheus_url {
+            return Prometheus::direct(url, self.prometheus_timeout)
+                .map_err(|e| Error::usage(format!("--prometheus-url: {e}")));
+        }
+        let (ns, svc) = self.service_parts()?;
+        Ok(Prometheus::service_proxy(client, ns, svc))
     }
 
     /// The client: direct when a URL is given, else through the cluster (connecting to it).
