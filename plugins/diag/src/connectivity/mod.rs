@@ -3,6 +3,7 @@
 //! the host) and gives a verdict at each step, each finding with a stable code and a hint.
 
 pub mod path;
+mod steps;
 mod walk;
 
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use sealos_shared::connection::{Kube, KubeFlags};
 use sealos_shared::flags::{FailOn, Renamed};
-use sealos_shared::output::{Format, Out, Table};
+use sealos_shared::output::{Format, Out, Severity, Table};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
 
@@ -58,9 +59,51 @@ pub struct ConnectivityArgs {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     pub step: &'static str,
-    /// `ok`, `info`, `warning`, `error`, or `skipped`.
-    pub verdict: String,
+    pub verdict: Verdict,
     pub summary: String,
+}
+
+/// A step's verdict: its worst finding's level, `ok` without one, or `skipped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Info,
+    Warning,
+    Error,
+    Skipped,
+}
+
+impl Verdict {
+    /// The verdict of a step that found `findings`.
+    pub fn of(findings: &[Finding]) -> Verdict {
+        match findings.iter().map(|f| f.level).max() {
+            None => Verdict::Ok,
+            Some(Level::Info) => Verdict::Info,
+            Some(Level::Warning) => Verdict::Warning,
+            Some(Level::Error) => Verdict::Error,
+        }
+    }
+
+    /// As in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Info => "info",
+            Verdict::Warning => "warning",
+            Verdict::Error => "error",
+            Verdict::Skipped => "skipped",
+        }
+    }
+
+    fn severity(self) -> Severity {
+        match self {
+            Verdict::Ok | Verdict::Skipped => Severity::Ok,
+            Verdict::Info => Level::Info.severity(),
+            Verdict::Warning => Level::Warning.severity(),
+            Verdict::Error => Level::Error.severity(),
+        }
+    }
 }
 
 /// The whole diagnosis (`-o json` prints exactly this).
@@ -110,7 +153,12 @@ pub async fn run(args: &ConnectivityArgs, flags: &KubeFlags, out: &mut Out) -> R
 
 /// Collects and judges; prints nothing.
 pub async fn diagnose(args: &ConnectivityArgs, kube: &Kube) -> Result<Report> {
-    let (steps, mut findings, selector, hosts) = walk::walk(args, kube).await?;
+    let walk::Walked {
+        steps,
+        mut findings,
+        selector,
+        hosts,
+    } = walk::walk(args, kube).await?;
     finding::sort(&mut findings);
     let threshold = Level::threshold(args.fail_on);
     let failed = finding::fails(&findings, threshold);
@@ -132,15 +180,12 @@ pub fn render(report: &Report, out: &mut Out) -> Result<()> {
     }
     let mut steps = Table::new(["step", "verdict", "summary"]);
     for step in &report.steps {
-        let severity = match step.verdict.as_str() {
-            "error" => Level::Error.severity(),
-            "warning" => Level::Warning.severity(),
-            "info" => Level::Info.severity(),
-            _ => sealos_shared::output::Severity::Ok,
-        };
         steps.row([
             step.step.to_string(),
-            out.theme.paint(&step.verdict.to_uppercase(), severity),
+            out.theme.paint(
+                &step.verdict.as_str().to_uppercase(),
+                step.verdict.severity(),
+            ),
             step.summary.clone(),
         ]);
     }
