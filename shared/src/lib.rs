@@ -21,6 +21,8 @@ pub mod quantity;
 pub mod resources;
 pub mod retry;
 pub mod s3;
+#[cfg(any(test, feature = "test-server"))]
+pub mod test_server;
 pub mod traffic;
 pub mod traffic_shift;
 pub mod version;
