@@ -82,6 +82,17 @@ impl Kube {
             Some(&self.namespace)
         }
     }
+
+    /// The client of the kubeconfig at `path` (its current context), built as the flags build it:
+    /// what a test hands to a command in place of the dispatcher's.
+    pub async fn from_kubeconfig(path: &std::path::Path) -> Result<Kube> {
+        KubeFlags {
+            kubeconfig: Some(path.to_path_buf()),
+            ..KubeFlags::default()
+        }
+        .connect()
+        .await
+    }
 }
 
 impl KubeFlags {

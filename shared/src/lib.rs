@@ -11,6 +11,7 @@ pub mod connection;
 pub mod deadline;
 pub mod error;
 pub mod exit;
+pub mod list;
 pub mod number;
 pub mod output;
 pub mod progress;
