@@ -8,7 +8,7 @@ mod walk;
 use std::time::Duration;
 
 use clap::Args;
-use sealos_shared::connection::{Kube, KubeFlags};
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out, Table};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
@@ -91,10 +91,9 @@ impl ConnectivityArgs {
     }
 }
 
-pub async fn run(args: &ConnectivityArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
+pub async fn run(args: &ConnectivityArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     args.validate()?;
-    let kube = flags.connect().await?;
-    let report = diagnose(args, &kube).await?;
+    let report = diagnose(args, kube).await?;
     render(&report, out)?;
     Ok(Exit::problem_if(report.failed))
 }
