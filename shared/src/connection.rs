@@ -67,6 +67,8 @@ pub struct Kube {
     pub client: Client,
     /// The namespace commands default to: `-n`, else the context's, else "default".
     pub namespace: String,
+    /// `-n` as given: commands that act on every namespace unless told one read it.
+    pub requested_namespace: Option<String>,
     pub all_namespaces: bool,
     pub context: String,
     pub user: String,
@@ -82,9 +84,33 @@ impl Kube {
             Some(&self.namespace)
         }
     }
+
+    /// The namespace `-n` named (not with `-A`), else `None`: the scope of commands that look
+    /// at every namespace unless told one.
+    pub fn requested_scope(&self) -> Option<&str> {
+        self.requested_namespace
+            .as_deref()
+            .filter(|_| !self.all_namespaces)
+    }
+
+    /// The client of the kubeconfig at `path` (its current context), built as the flags build it:
+    /// what a test hands to a command in place of the dispatcher's.
+    pub async fn from_kubeconfig(path: &std::path::Path) -> Result<Kube> {
+        KubeFlags {
+            kubeconfig: Some(path.to_path_buf()),
+            ..KubeFlags::default()
+        }
+        .connect()
+        .await
+    }
 }
 
 impl KubeFlags {
+    /// What [`Kube::requested_scope`] will be, before connecting.
+    pub fn requested_scope(&self) -> Option<&str> {
+        self.namespace.as_deref().filter(|_| !self.all_namespaces)
+    }
+
     /// Loads the configuration and builds a client. Sends no request.
     pub async fn connect(&self) -> Result<Kube> {
         let (config, context, user) = self.config().await?;
@@ -107,6 +133,7 @@ impl KubeFlags {
         Ok(Kube {
             client,
             namespace,
+            requested_namespace: self.namespace.clone(),
             all_namespaces: self.all_namespaces,
             context,
             user,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::connection::KubeFlags;
+use crate::connection::Kube;
 use crate::error::{Error, Result};
 use crate::prometheus::Prometheus;
 
@@ -53,29 +53,22 @@ impl PrometheusFlags {
         }
     }
 
-    /// The client: direct when a URL is given, else through `client`'s API server service proxy.
-    pub fn client(&self, client: kube::Client) -> Result<Prometheus> {
-        if let Some(url) = &self.prometheus_url {
-            return Prometheus::direct(url, self.prometheus_timeout)
-                .map_err(|e| Error::usage(format!("--prometheus-url: {e}")));
-        }
-        let (ns, svc) = self.service_parts()?;
-        Ok(Prometheus::service_proxy(client, ns, svc))
+    /// Whether Prometheus is reached through the cluster (no `--prometheus-url`).
+    pub fn needs_cluster(&self) -> bool {
+        self.prometheus_url.is_none()
     }
 
-    /// The client: direct when a URL is given, else through the cluster (connecting to it).
-    pub async fn connect(&self, kube: &KubeFlags) -> Result<Prometheus> {
+    /// The client: direct when a URL is given, else through the cluster's API server, each
+    /// query bounded by the tighter of the two timeouts.
+    pub fn client(&self, kube: Option<&Kube>) -> Result<Prometheus> {
         if let Some(url) = &self.prometheus_url {
             return Prometheus::direct(url, self.prometheus_timeout)
                 .map_err(|e| Error::usage(format!("--prometheus-url: {e}")));
         }
         let (ns, svc) = self.service_parts()?;
-        let mut flags = kube.clone();
-        // A query through the proxy is bounded by the tighter of the two timeouts.
-        if flags.request_timeout.is_zero() || flags.request_timeout > self.prometheus_timeout {
-            flags.request_timeout = self.prometheus_timeout;
-        }
-        let cluster = flags.connect().await?;
-        Ok(Prometheus::service_proxy(cluster.client, ns, svc))
+        let kube = kube.ok_or_else(|| {
+            Error::failed("no cluster to reach Prometheus through: give --prometheus-url")
+        })?;
+        Ok(Prometheus::service_proxy(kube.client.clone(), ns, svc).within(self.prometheus_timeout))
     }
 }

@@ -8,7 +8,7 @@ use sealos_shared::archive::create::{Created, Plan, Target, create};
 use sealos_shared::archive::crypt;
 use sealos_shared::archive::index::ToolInfo;
 use sealos_shared::archive::signing::SigningKey;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::flags::{RenamedFormat, format_parser};
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Error, Exit, Result, s3};
@@ -114,20 +114,18 @@ impl CreateArgs {
     }
 }
 
-pub async fn run(args: &CreateArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
+pub async fn run(args: &CreateArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     let (mut plan, target) = args.plan()?;
     // kubectl's `-n NS` (without -A) narrows the backup as `--namespaces NS` does.
     if plan.namespaces.is_empty()
-        && !flags.all_namespaces
-        && let Some(ns) = &flags.namespace
+        && let Some(ns) = kube.requested_scope()
     {
-        plan.namespaces = vec![ns.clone()];
+        plan.namespaces = vec![ns.to_string()];
         plan.selection.push(format!("namespaces={ns}"));
     }
-    let kube = flags.connect().await?;
     let progress = sealos_shared::progress::spinner("backing up");
     let created = create(
-        &kube,
+        kube,
         &plan,
         &target,
         &progress,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::{Kube, KubeFlags};
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Error, Exit, Result};
 
@@ -91,19 +91,36 @@ pub fn format_of(command: &Command) -> Format {
     }
 }
 
-/// Runs a command, printing to `out` (tests pass a buffer).
+/// Runs a command, printing to `out` (tests pass a buffer). Only create and restore reach the
+/// cluster: list, verify and prune read archives and work without a kubeconfig.
 pub async fn run_with(args: &Args, out: &mut Out) -> Result<Exit> {
-    match &args.command {
-        Command::Create(a) => create::run(a, &args.kube, out).await,
-        Command::List(a) => list::run(a, out).await,
-        Command::Verify(a) => verify::run(a, out).await,
-        Command::Restore(a) => restore::run(a, &args.kube, out).await,
-        Command::Prune(a) => prune::run(a, out).await,
-        Command::Completion(completion) => {
-            let mut buffer = Vec::new();
-            write_completion::<Args>(completion.shell, &mut buffer)?;
-            out.text(&String::from_utf8_lossy(&buffer))?;
-            Ok(Exit::Ok)
+    // restore reads and verifies its archive first: a bad one is exit 2 with or without a cluster.
+    let prepared = match &args.command {
+        Command::Restore(a) => Some(restore::prepare(a, args.kube.requested_scope()).await?),
+        Command::Create(_) => None,
+        _ => return execute(args, None, out).await,
+    };
+    let kube = args.kube.connect().await?;
+    match prepared {
+        Some(prepared) => restore::apply(prepared, &kube, out).await,
+        None => execute(args, Some(&kube), out).await,
+    }
+}
+
+/// Runs a command with the client (create and restore) and output given: tests pass the
+/// sandbox's client and a buffer.
+pub async fn execute(args: &Args, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
+    match (&args.command, kube) {
+        (Command::Create(a), Some(kube)) => create::run(a, kube, out).await,
+        (Command::Restore(a), Some(kube)) => restore::run(a, kube, out).await,
+        (Command::Create(_) | Command::Restore(_), None) => {
+            Err(Error::failed("create and restore need a cluster client"))
+        }
+        (Command::List(a), _) => list::run(a, out).await,
+        (Command::Verify(a), _) => verify::run(a, out).await,
+        (Command::Prune(a), _) => prune::run(a, out).await,
+        (Command::Completion(completion), _) => {
+            write_completion::<Args>(completion.shell, out.raw())
         }
     }
 }

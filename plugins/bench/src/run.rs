@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Error, Exit, Result};
 use tokio::sync::watch;
@@ -102,7 +103,8 @@ struct Step {
     concurrency: u32,
 }
 
-pub async fn execute(args: RunArgs, color: sealos_shared::output::ColorChoice) -> Result<Exit> {
+/// Runs the load; `kube` is given with --from-cluster.
+pub async fn execute(args: &RunArgs, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
     let body = match &args.body {
         Some(path) => Bytes::from(
             std::fs::read(path)
@@ -122,9 +124,8 @@ pub async fn execute(args: RunArgs, color: sealos_shared::output::ColorChoice) -
             endpoint(url, args.host.as_deref(), &options).map_err(Error::usage)?,
         ));
     }
-    if args.from_cluster {
-        let kube = args.cluster.kube_flags().connect().await?;
-        let found = targets::discover(&kube, args.gateway_url.as_deref()).await?;
+    if let Some(kube) = kube.filter(|_| args.from_cluster) {
+        let found = targets::discover(kube, args.gateway_url.as_deref()).await?;
         if found.is_empty() {
             return Err(Error::failed(
                 "no VirtualService binds a host to the ingress gateway: nothing to benchmark",
@@ -258,11 +259,10 @@ pub async fn execute(args: RunArgs, color: sealos_shared::output::ColorChoice) -
     if let Some(path) = &args.csv {
         crate::csv::append(path, &report.steps)?;
     }
-    let mut out = Out::stdout(args.output, color);
-    if args.output.is_machine() {
+    if out.format.is_machine() {
         out.data(&report)?;
     } else {
-        let table = report.table(args.output == Format::Wide, &out.theme);
+        let table = report.table(out.format == Format::Wide, &out.theme);
         out.table(&table)?;
     }
     Ok(if report.interrupted {

@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use sealos_shared::certs::{Assessment, Thresholds, Verdict, assess_secret, survey};
 use sealos_shared::connection::Kube;
+use sealos_shared::list;
 use sealos_shared::output::{Format, Out, Table};
 use sealos_shared::resources::certmanager::Certificate;
 use sealos_shared::resources::condition;
@@ -138,9 +140,9 @@ pub async fn collect(
     let gateways: Vec<Gateway> = if selector.is_some() {
         Vec::new()
     } else {
-        match cluster::list_all(
-            &cluster::api(&kube.client, scope),
-            None,
+        match list::list_all(
+            &list::api(&kube.client, scope),
+            &ListParams::default(),
             "gateways.networking.istio.io",
         )
         .await
@@ -192,12 +194,17 @@ pub async fn collect(
             .collect();
         for ns in foreign {
             let api: Api<Certificate> = Api::namespaced(kube.client.clone(), ns);
-            let certs =
-                match cluster::list_all(&api, None, &format!("certificates in {ns:?}")).await {
-                    Ok(certs) => certs,
-                    Err(e) if cluster::is_not_found(&e) => Vec::new(),
-                    Err(e) => return Err(e),
-                };
+            let certs = match list::list_all(
+                &api,
+                &ListParams::default(),
+                &format!("certificates in {ns:?}"),
+            )
+            .await
+            {
+                Ok(certs) => certs,
+                Err(e) if cluster::is_not_found(&e) => Vec::new(),
+                Err(e) => return Err(e),
+            };
             managed.extend(
                 certs
                     .into_iter()
@@ -312,7 +319,8 @@ async fn workload_namespaces(
         let pods = &pods;
         async move {
             let what = format!("pods with labels {selector:?} in all namespaces");
-            let found = cluster::list_all(pods, Some(&selector), &what).await?;
+            let found =
+                list::list_all(pods, &ListParams::default().labels(&selector), &what).await?;
             let namespaces = found.iter().filter_map(|p| p.namespace()).collect();
             Ok::<_, Error>((selector, namespaces))
         }

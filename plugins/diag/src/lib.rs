@@ -15,7 +15,7 @@ pub mod runbook;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::{Kube, KubeFlags};
 use sealos_shared::output::Out;
 use sealos_shared::{Exit, Result};
 
@@ -72,28 +72,36 @@ pub enum Command {
 }
 
 pub async fn run(args: Args) -> Result<Exit> {
-    let color = args.global.color;
-    match &args.command {
-        Command::Connectivity(c) => {
-            let mut out = Out::stdout(c.output, color);
-            connectivity::run(c, &args.kube, &mut out).await
+    let format = match &args.command {
+        Command::Connectivity(c) => c.output,
+        Command::Performance(p) => p.output,
+        Command::Certificates(c) => c.output,
+        Command::Runbook(runbook::RunbookCommand::Run(r)) => r.output,
+        Command::Runbook(runbook::RunbookCommand::List(list)) => {
+            let mut out = Out::stdout(list.output, args.global.color);
+            return runbook::list_runbooks(&mut out);
         }
-        Command::Performance(p) => {
-            let mut out = Out::stdout(p.output, color);
-            performance::run(p, &args.kube, &mut out).await
-        }
-        Command::Certificates(c) => {
-            let mut out = Out::stdout(c.output, color);
-            certificates::run(c, &args.kube, &mut out).await
-        }
-        Command::Runbook(r) => runbook::run(r, &args.kube, color).await,
-        Command::Bundle(b) => {
-            let mut out = Out::stdout(b.output, color);
-            bundle::run(b, &args.kube, &mut out).await
-        }
+        Command::Bundle(b) => b.output,
         Command::Completion(completion) => {
-            write_completion::<Args>(completion.shell, &mut std::io::stdout())
+            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
         }
+    };
+    let mut out = Out::stdout(format, args.global.color);
+    let kube = args.kube.connect().await?;
+    execute(&args.command, &kube, &mut out).await
+}
+
+/// Runs a command that needs the cluster, with the client and output given (tests pass the
+/// sandbox's client and a buffer).
+pub async fn execute(command: &Command, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    match command {
+        Command::Connectivity(c) => connectivity::run(c, kube, out).await,
+        Command::Performance(p) => performance::run(p, kube, out).await,
+        Command::Certificates(c) => certificates::run(c, kube, out).await,
+        Command::Runbook(runbook::RunbookCommand::Run(r)) => runbook::run(r, kube, out).await,
+        Command::Runbook(runbook::RunbookCommand::List(_)) => runbook::list_runbooks(out),
+        Command::Bundle(b) => bundle::run(b, kube, out).await,
+        Command::Completion(completion) => write_completion::<Args>(completion.shell, out.raw()),
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::Args;
 use jiff::Timestamp;
 use sealos_shared::alert::{SlackFlags, Syslog, SyslogFormat};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::number;
 use sealos_shared::output::{Format, Out};
 use sealos_shared::traffic::{NoDataPolicy, TrafficSpec};
@@ -113,6 +113,12 @@ fn parse_matcher(text: &str) -> Result<(String, String), String> {
 }
 
 impl MonitorArgs {
+    /// Whether Prometheus or the state is reached through the cluster.
+    pub fn needs_cluster(&self) -> bool {
+        self.prometheus.needs_cluster()
+            || matches!(self.state, Some(StateLocation::ConfigMap { .. }))
+    }
+
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.error_rate) {
             return Err(Error::usage(format!(
@@ -149,7 +155,8 @@ impl MonitorArgs {
     }
 }
 
-pub async fn run(args: &MonitorArgs, kube: &KubeFlags, out: &mut Out) -> Result<Exit> {
+/// `kube` is `None` only when [`MonitorArgs::needs_cluster`] says so.
+pub async fn run(args: &MonitorArgs, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
     args.validate()?;
     let slack = args.slack.webhook()?;
     let syslog = (!args.no_syslog).then(|| Syslog::new(&args.syslog_socket, args.syslog_format));
@@ -161,7 +168,7 @@ pub async fn run(args: &MonitorArgs, kube: &KubeFlags, out: &mut Out) -> Result<
         }
         None => (None, None),
     };
-    let prom = args.prometheus.connect(kube).await?;
+    let prom = args.prometheus.client(kube)?;
     // With --once there is no next round to count failures in: one failure is enough to alert.
     let max_failures = if args.once {
         1

@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::Args;
 use sealos_shared::alert::{Alert, SlackFlags, Urgency};
 use sealos_shared::audit::AuditLog;
-use sealos_shared::cli::{GlobalFlags, shutdown_signal};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::cli::shutdown_signal;
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Out, Severity, Table};
 use sealos_shared::prometheus::Prometheus;
 use sealos_shared::prometheus_flags::PrometheusFlags;
@@ -218,10 +218,9 @@ fn resume_hint(args: &PlanArgs, step: usize) -> String {
     )
 }
 
-pub async fn run(global: &GlobalFlags, kube: &KubeFlags, args: PlanArgs) -> Result<Exit> {
-    let report = plan(kube, &args).await?;
-    let mut out = Out::stdout(args.output.output, global.color);
-    render(&mut out, &report)?;
+pub async fn run(args: &PlanArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    let report = plan(kube, args).await?;
+    render(out, &report)?;
     Ok(report.exit())
 }
 
@@ -237,15 +236,14 @@ impl PlanReport {
     }
 }
 
-/// Validates, connects, runs the plan and notifies; returns the report without printing it.
-pub async fn plan(kube: &KubeFlags, args: &PlanArgs) -> Result<PlanReport> {
+/// Validates, runs the plan and notifies; returns the report without printing it.
+pub async fn plan(kube: &Kube, args: &PlanArgs) -> Result<PlanReport> {
     let namespace = controller_namespace(kube)?;
     let plan = validate(args, &namespace)?;
     let slack = args.slack.webhook()?;
     let audit = AuditLog::new(args.audit_log.as_deref())?;
-    let kube = kube.connect().await?;
-    let prom = args.prometheus.client(kube.client.clone())?;
-    let shifter = Shifter::new(&kube, &namespace, PLUGIN, audit);
+    let prom = args.prometheus.client(Some(kube))?;
+    let shifter = Shifter::new(kube, &namespace, PLUGIN, audit);
     let report = execute(&shifter, args, &plan, &prom).await?;
     if let (Some(slack), PlanResult::RolledBack | PlanResult::Blind) = (&slack, report.result) {
         let alert = Alert::firing(

@@ -33,6 +33,7 @@ use super::signing::{SigningKey, signature_name};
 use super::writer::{ArchiveWriter, Spool};
 use crate::connection::Kube;
 use crate::error::{Error, KubeContext, Result};
+use crate::list::Pager;
 use crate::retry::{self, Backoff};
 use crate::s3::{self, S3, S3Url};
 
@@ -643,41 +644,24 @@ impl Walk<'_> {
         upload: &mut Option<Upload>,
         cleanup: &Mutex<Cleanup>,
     ) -> Result<()> {
-        let mut token: Option<String> = None;
         let mut written: HashSet<u64> = HashSet::new();
-        let mut restarts = 0;
-        loop {
-            let mut params = ListParams::default().limit(self.plan.page_size);
-            if let Some(t) = &token {
-                params = params.continue_token(t);
-            }
-            let page = retry::read(self.plan.backoff, || api.list(&params)).await;
-            let page = match page {
-                Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() => {
-                    restarts += 1;
-                    if restarts > 3 {
-                        return Err(Error::failed(format!(
-                            "list {}: the continue token expired {restarts} times",
-                            resource.plural
-                        )));
-                    }
-                    let note = format!(
-                        "{}: the list was restarted after its continue token expired",
-                        EntryPath::resource_dir(&resource.plural, &resource.group)
-                    );
-                    if !self.notes.contains(&note) {
-                        self.notes.push(note);
-                    }
-                    token = None;
-                    continue;
+        let params = ListParams::default().limit(self.plan.page_size);
+        let mut pager = Pager::new(&api, &params, &resource.plural).backoff(self.plan.backoff);
+        while let Some(page) = pager.next().await? {
+            if page.restarted {
+                let note = format!(
+                    "{}: the list was restarted after its continue token expired",
+                    EntryPath::resource_dir(&resource.plural, &resource.group)
+                );
+                if !self.notes.contains(&note) {
+                    self.notes.push(note);
                 }
-                other => other.kube_context(|| format!("list {}", resource.plural))?,
-            };
+            }
             for item in page.items {
                 let mut hasher = DefaultHasher::new();
                 item.metadata.namespace.hash(&mut hasher);
                 item.metadata.name.hash(&mut hasher);
-                if !written.insert(hasher.finish()) && restarts > 0 {
+                if !written.insert(hasher.finish()) && pager.restarts() > 0 {
                     continue;
                 }
                 self.write(source, resource, item, writer)?;
@@ -685,11 +669,8 @@ impl Walk<'_> {
             if let Some(upload) = upload.as_mut() {
                 upload.pump(cleanup).await?;
             }
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(next) => token = Some(next),
-                None => return Ok(()),
-            }
         }
+        Ok(())
     }
 
     fn write(

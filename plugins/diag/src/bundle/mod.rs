@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::Args;
 use kube::Api;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::error::KubeContext;
 use sealos_shared::flags::format_parser;
 use sealos_shared::output::{Format, Out};
@@ -191,8 +191,8 @@ struct Written<'a> {
     summary: &'a Summary,
 }
 
-pub async fn run(args: &BundleArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
-    let plan = args.plan(flags.namespace.as_deref())?;
+pub async fn run(args: &BundleArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    let plan = args.plan(kube.requested_namespace.as_deref())?;
     let rules = args.rules()?;
     let file = args
         .file
@@ -204,13 +204,12 @@ pub async fn run(args: &BundleArgs, flags: &KubeFlags, out: &mut Out) -> Result<
             file.display()
         )));
     }
-    let kube = flags.connect().await?;
     // An unreachable cluster is exit 2, not an empty archive.
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(kube.client.clone());
     retry::read(Backoff::default(), || api.get_opt("istio-system"))
         .await
         .kube_context(|| "get namespace \"istio-system\"")?;
-    let summary = collect(&kube, &plan, &rules, &file).await?;
+    let summary = collect(kube, &plan, &rules, &file).await?;
     let redaction = if !rules.enabled {
         // Loud on both streams: stdout may be a log nobody reads.
         eprintln!(

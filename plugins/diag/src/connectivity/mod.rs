@@ -9,7 +9,7 @@ mod walk;
 use std::time::Duration;
 
 use clap::Args;
-use sealos_shared::connection::{Kube, KubeFlags};
+use sealos_shared::connection::Kube;
 use sealos_shared::flags::{FailOn, Renamed};
 use sealos_shared::output::{Format, Out, Severity, Table};
 use sealos_shared::{Error, Exit, Result};
@@ -143,10 +143,9 @@ impl ConnectivityArgs {
     }
 }
 
-pub async fn run(args: &ConnectivityArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
+pub async fn run(args: &ConnectivityArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     args.validate()?;
-    let kube = flags.connect().await?;
-    let report = diagnose(args, &kube).await?;
+    let report = diagnose(args, kube).await?;
     render(&report, out)?;
     Ok(Exit::problem_if(report.failed))
 }

@@ -13,6 +13,7 @@ use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use sealos_shared::Result;
 use sealos_shared::connection::Kube;
+use sealos_shared::list;
 use sealos_shared::retry::{self, Backoff};
 
 use super::precondition::{self, Precondition};
@@ -50,8 +51,9 @@ pub async fn plan(
     let threshold = args.threshold()?;
     let mut notes = Vec::new();
     let usage = metrics::usage(&kube.client, scope, &mut notes).await?;
-    let pods: Vec<Pod> = crate::list::all(&kube.client, scope, None).await?;
-    let budgets: Vec<PodDisruptionBudget> = crate::list::all(&kube.client, scope, None).await?;
+    let pods: Vec<Pod> = sealos_shared::list::in_scope(&kube.client, scope, None).await?;
+    let budgets: Vec<PodDisruptionBudget> =
+        sealos_shared::list::in_scope(&kube.client, scope, None).await?;
     let mut over: Vec<_> = metrics::join(&usage, &pods, |_, c| c == SIDECAR)
         .into_iter()
         .filter(|u| u.memory_bytes > threshold.value())
@@ -170,8 +172,8 @@ async fn replacement_ready(
                                 })
                                 .unwrap_or_default();
                             let params = ListParams::default().labels(&selector);
-                            match retry::read(Backoff::default(), || pods.list(&params)).await {
-                                Ok(list) => replicas_ready(&rs, &list.items, pod),
+                            match list::list_all(&pods, &params, "pods").await {
+                                Ok(items) => replicas_ready(&rs, &items, pod),
                                 Err(_) => false,
                             }
                         }

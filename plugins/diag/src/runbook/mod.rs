@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use sealos_shared::alert::SlackFlags;
 use sealos_shared::audit::{AuditLog, ObjectRef, Record};
-use sealos_shared::connection::{Kube, KubeFlags};
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out, Severity, Table};
 use sealos_shared::quantity::Quantity;
 use sealos_shared::{Error, Exit, Result};
@@ -283,24 +283,13 @@ impl Auditor {
     }
 }
 
-pub async fn run(
-    command: &RunbookCommand,
-    flags: &KubeFlags,
-    color: sealos_shared::output::ColorChoice,
-) -> Result<Exit> {
-    match command {
-        RunbookCommand::List(list) => {
-            let mut out = Out::stdout(list.output, color);
-            list_runbooks(&mut out)
-        }
-        RunbookCommand::Run(args) => {
-            let mut out = Out::stdout(args.output, color);
-            run_one(args, flags, &mut out, &mut TerminalConfirm).await
-        }
-    }
+/// `runbook run`, confirming on the terminal.
+pub async fn run(args: &RunArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    run_one(args, kube, out, &mut TerminalConfirm).await
 }
 
-fn list_runbooks(out: &mut Out) -> Result<Exit> {
+/// `runbook list`: needs no cluster.
+pub fn list_runbooks(out: &mut Out) -> Result<Exit> {
     #[derive(Serialize)]
     struct Entry {
         name: &'static str,
@@ -389,19 +378,18 @@ impl Stop {
 /// Plans, confirms and acts.
 pub async fn run_one(
     args: &RunArgs,
-    flags: &KubeFlags,
+    kube: &Kube,
     out: &mut Out,
     confirm: &mut dyn Confirm,
 ) -> Result<Exit> {
     args.validate()?;
-    let kube = flags.connect().await?;
     // Cluster-wide, as the guide's scripts are, unless -n narrows it.
-    let scope = flags.namespace.as_deref();
+    let scope = kube.requested_scope();
     let (plan, notes) = match args.name {
-        Name::HighErrorRate => high_error_rate::plan(args, &kube, scope).await?,
-        Name::ServiceDown => service_down::plan(args, &kube, scope).await?,
-        Name::CertificateExpired => certificate_expired::plan(args, &kube, scope).await?,
-        Name::MemoryLeak => memory_leak::plan(args, &kube, scope).await?,
+        Name::HighErrorRate => high_error_rate::plan(args, kube, scope).await?,
+        Name::ServiceDown => service_down::plan(args, kube, scope).await?,
+        Name::CertificateExpired => certificate_expired::plan(args, kube, scope).await?,
+        Name::MemoryLeak => memory_leak::plan(args, kube, scope).await?,
     };
     let mut report = Report {
         runbook: args.name,
@@ -444,7 +432,7 @@ pub async fn run_one(
             Some(true) => {}
         }
     }
-    let auditor = Auditor::new(&kube, args)?;
+    let auditor = Auditor::new(kube, args)?;
     let stop = Stop::default();
     let listener = {
         let stop = stop.clone();
@@ -455,15 +443,13 @@ pub async fn run_one(
     };
     report.results = match args.name {
         Name::HighErrorRate => {
-            high_error_rate::execute(args, &kube, &report.plan, &auditor, &stop).await
+            high_error_rate::execute(args, kube, &report.plan, &auditor, &stop).await
         }
-        Name::ServiceDown => {
-            service_down::execute(args, &kube, &report.plan, &auditor, &stop).await
-        }
+        Name::ServiceDown => service_down::execute(args, kube, &report.plan, &auditor, &stop).await,
         Name::CertificateExpired => {
-            certificate_expired::execute(args, &kube, &report.plan, &auditor, &stop).await
+            certificate_expired::execute(args, kube, &report.plan, &auditor, &stop).await
         }
-        Name::MemoryLeak => memory_leak::execute(args, &kube, &report.plan, &auditor, &stop).await,
+        Name::MemoryLeak => memory_leak::execute(args, kube, &report.plan, &auditor, &stop).await,
     };
     listener.abort();
     report.success = report

@@ -15,7 +15,7 @@ mod virtual_services;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::number;
 use sealos_shared::output::{Format, Out};
 use sealos_shared::traffic::NoDataPolicy;
@@ -179,29 +179,35 @@ impl CheckArgs {
     }
 }
 
-/// Runs the checks and builds the report (no printing).
-pub async fn check(args: &CheckArgs, kube_flags: &KubeFlags) -> Result<Report> {
+/// Whether the chosen checks read the cluster (validating the flags first): traffic alone with
+/// --prometheus-url needs none.
+pub fn needs_cluster(args: &CheckArgs) -> Result<bool> {
+    let areas = args.validate()?;
+    Ok(areas
+        .iter()
+        .any(|a| *a != Area::Traffic || args.prometheus.needs_cluster()))
+}
+
+/// Runs the checks and builds the report (no printing). `kube` is `None` only when
+/// [`needs_cluster`] said so.
+pub async fn check(args: &CheckArgs, kube: Option<&Kube>) -> Result<Report> {
     let areas = args.validate()?;
     let kube_areas: Vec<Area> = areas
         .iter()
         .copied()
         .filter(|a| *a != Area::Traffic)
         .collect();
-    // Traffic alone with --prometheus-url needs no cluster.
-    let kube = if kube_areas.is_empty() {
-        None
-    } else {
-        Some(kube_flags.connect().await?)
-    };
     let snapshot_fut = async {
-        match &kube {
-            Some(kube) => collect::collect(&kube.client, args, &kube_areas).await,
-            None => Ok(collect::Snapshot::default()),
+        match kube {
+            Some(kube) if !kube_areas.is_empty() => {
+                collect::collect(&kube.client, args, &kube_areas).await
+            }
+            _ => Ok(collect::Snapshot::default()),
         }
     };
     let traffic_fut = async {
         if areas.contains(&Area::Traffic) {
-            Some(traffic::check(args, kube_flags).await)
+            Some(traffic::check(args, kube).await)
         } else {
             None
         }
@@ -230,8 +236,8 @@ pub async fn check(args: &CheckArgs, kube_flags: &KubeFlags) -> Result<Report> {
     Ok(Report::new(&areas, findings, traffic_report))
 }
 
-pub async fn run(args: &CheckArgs, kube_flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
-    let report = check(args, kube_flags).await?;
+pub async fn run(args: &CheckArgs, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
+    let report = check(args, kube).await?;
     if out.format.is_machine() {
         out.data(&report)?;
     } else {
