@@ -14,13 +14,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// The object an action touched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectRef {
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
-}
+pub use crate::resources::ObjectRef;
 
 /// One mutating action.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,7 +38,7 @@ pub struct KubeFlags {
     pub all_namespaces: bool,
     /// How long one API request may take, answer and body (0 waits for ever; watches and log
     /// follows keep their own bounds): "30s", "1m", or seconds.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_request_timeout, global = true)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::number::duration_or_zero, global = true)]
     pub request_timeout: Duration,
 }
 
@@ -67,6 +67,8 @@ pub struct Kube {
     pub client: Client,
     /// The namespace commands default to: `-n`, else the context's, else "default".
     pub namespace: String,
+    /// `-n` as given: commands that act on every namespace unless told one read it.
+    pub requested_namespace: Option<String>,
     pub all_namespaces: bool,
     pub context: String,
     pub user: String,
@@ -82,9 +84,33 @@ impl Kube {
             Some(&self.namespace)
         }
     }
+
+    /// The namespace `-n` named (not with `-A`), else `None`: the scope of commands that look
+    /// at every namespace unless told one.
+    pub fn requested_scope(&self) -> Option<&str> {
+        self.requested_namespace
+            .as_deref()
+            .filter(|_| !self.all_namespaces)
+    }
+
+    /// The client of the kubeconfig at `path` (its current context), built as the flags build it:
+    /// what a test hands to a command in place of the dispatcher's.
+    pub async fn from_kubeconfig(path: &std::path::Path) -> Result<Kube> {
+        KubeFlags {
+            kubeconfig: Some(path.to_path_buf()),
+            ..KubeFlags::default()
+        }
+        .connect()
+        .await
+    }
 }
 
 impl KubeFlags {
+    /// What [`Kube::requested_scope`] will be, before connecting.
+    pub fn requested_scope(&self) -> Option<&str> {
+        self.namespace.as_deref().filter(|_| !self.all_namespaces)
+    }
+
     /// Loads the configuration and builds a client. Sends no request.
     pub async fn connect(&self) -> Result<Kube> {
         let (config, context, user) = self.config().await?;
@@ -107,6 +133,7 @@ impl KubeFlags {
         Ok(Kube {
             client,
             namespace,
+            requested_namespace: self.namespace.clone(),
             all_namespaces: self.all_namespaces,
             context,
             user,
@@ -189,13 +216,6 @@ impl KubeFlags {
     }
 }
 
-/// kubectl's `--request-timeout`: a bare number is seconds, else a duration with a unit; 0 disables.
-/// Bounded by `number::MAX_DURATION`: a deadline is an `Instant` plus this, which must not overflow.
-pub fn parse_request_timeout(text: &str) -> Result<Duration, String> {
-    crate::number::duration(text, Duration::ZERO, crate::number::MAX_DURATION)
-        .map_err(|why| format!("invalid timeout: {why}"))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -238,24 +258,18 @@ contexts:
 
     #[test]
     fn request_timeout_takes_kubectl_forms() {
-        assert_eq!(parse_request_timeout("0").unwrap(), Duration::ZERO);
-        assert_eq!(
-            parse_request_timeout("15").unwrap(),
-            Duration::from_secs(15)
-        );
-        assert_eq!(
-            parse_request_timeout("1m").unwrap(),
-            Duration::from_secs(60)
-        );
-        assert!(
-            parse_request_timeout("soon")
-                .unwrap_err()
-                .contains("invalid timeout")
-        );
+        let timeout = |value: &str| {
+            Cli::try_parse_from(["x", "--request-timeout", value]).map(|c| c.kube.request_timeout)
+        };
+        assert_eq!(timeout("0").unwrap(), Duration::ZERO);
+        assert_eq!(timeout("15").unwrap(), Duration::from_secs(15));
+        assert_eq!(timeout("1m").unwrap(), Duration::from_secs(60));
+        let why = timeout("soon").unwrap_err().to_string();
+        assert!(why.contains("not a duration"), "{why}");
         // What would overflow a deadline, or is no number at all, is refused, not a panic later.
         for bad in ["10000000000000000000", "1e20", "NaN", "inf", "-5"] {
-            let why = parse_request_timeout(bad).unwrap_err();
-            assert!(why.starts_with("invalid timeout: "), "{bad}: {why}");
+            let err = timeout(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}: {err}");
         }
     }
 

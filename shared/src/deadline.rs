@@ -79,7 +79,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        // A limit too far to add to the clock is no limit (parse_request_timeout bounds it anyway).
+        // A limit too far to add to the clock is no limit (number::duration_or_zero bounds it anyway).
         let deadline = if is_long_running(&request) {
             None
         } else {

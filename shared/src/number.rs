@@ -77,9 +77,20 @@ pub fn duration(text: &str, min: Duration, max: Duration) -> Result<Duration, St
     Ok(value)
 }
 
-/// A clap value parser for a duration flag that must be more than 0: `--interval`, `--window`.
+// The one rule for every duration flag of the suite (`--since`, `--timeout`, `--interval`,
+// `--request-timeout`, `-z`, ...): `30s`, `1m30s`, `500ms`, `2h`, `7d`, or a bare number of seconds
+// (`30`, `1.5`) as kubectl's `--request-timeout` takes; never negative, NaN or infinite; at most
+// [`MAX_DURATION`]. A flag either must be more than 0 or also takes 0 (which then means "none" or
+// "no wait", as its help says): those are the two parsers below, and no plugin has its own.
+
+/// The clap value parser of a duration flag that must be more than 0.
 pub fn positive_duration(text: &str) -> Result<Duration, String> {
     duration(text, NOT_ZERO, MAX_DURATION)
+}
+
+/// The clap value parser of a duration flag that also takes 0.
+pub fn duration_or_zero(text: &str) -> Result<Duration, String> {
+    duration(text, Duration::ZERO, MAX_DURATION)
 }
 
 /// The shortest duration that is not zero, for flags that must be more than 0.
@@ -173,5 +184,22 @@ mod tests {
         );
         // The cap holds whatever the caller asks.
         assert!(duration("400days", NOT_ZERO, Duration::MAX).is_err());
+    }
+
+    #[test]
+    fn every_flag_takes_bare_seconds_and_units() {
+        for parse in [positive_duration, duration_or_zero] {
+            assert_eq!(parse("30"), Ok(Duration::from_secs(30)));
+            assert_eq!(parse("30s"), Ok(Duration::from_secs(30)));
+            assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
+            assert_eq!(parse("7d"), Ok(Duration::from_secs(7 * 86_400)));
+            assert!(parse("-1").is_err());
+            assert!(parse("1e20").unwrap_err().contains("too long"));
+        }
+        assert_eq!(duration_or_zero("0"), Ok(Duration::ZERO));
+        assert_eq!(
+            positive_duration("0").unwrap_err(),
+            "\"0\": must be more than 0"
+        );
     }
 }

@@ -164,6 +164,18 @@ impl Out {
         }
     }
 
+    /// An in-memory `Out`, colour off, and the handle that reads what was printed: for tests
+    /// that run a command and assert on its output.
+    pub fn memory(format: Format) -> (Out, Captured) {
+        let captured = Captured::default();
+        (Out::to_writer(Box::new(captured.clone()), format), captured)
+    }
+
+    /// The writer itself, for what is already text (a completion script).
+    pub fn raw(&mut self) -> &mut (dyn Write + Send) {
+        &mut *self.writer
+    }
+
     pub fn line(&mut self, text: &str) -> Result<()> {
         writeln!(self.writer, "{text}").map_err(|e| Error::io("write output", e))
     }
@@ -203,6 +215,32 @@ impl Out {
         } else {
             self.line(&text)
         }
+    }
+}
+
+/// What an in-memory `Out` (`Out::memory`) was given.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything printed so far, as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("output buffer poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -277,19 +315,6 @@ impl Table {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn colour_is_off_for_machines_pipes_no_color_and_dumb_terminals() {
@@ -374,12 +399,11 @@ mod tests {
 
     #[test]
     fn data_prints_json_or_yaml() {
-        let buffer = Buffer::default();
-        let mut out = Out::to_writer(Box::new(buffer.clone()), Format::Json);
+        let (mut out, captured) = Out::memory(Format::Json);
         out.data(&serde_json::json!({"a": 1})).unwrap();
         out.format = Format::Yaml;
         out.data(&serde_json::json!({"b": [1, 2]})).unwrap();
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         assert_eq!(text, "{\n  \"a\": 1\n}\nb:\n- 1\n- 2\n");
     }
 

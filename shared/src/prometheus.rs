@@ -90,6 +90,8 @@ enum Transport {
         client: kube::Client,
         /// `/api/v1/namespaces/NS/services/NAME:PORT/proxy`
         prefix: String,
+        /// A bound on each query, tighter than the client's own `--request-timeout`.
+        timeout: Option<Duration>,
     },
 }
 
@@ -150,9 +152,21 @@ impl Prometheus {
             transport: Transport::ServiceProxy {
                 client,
                 prefix: proxy_prefix(namespace, service),
+                timeout: None,
             },
             target: format!("service {namespace}/{service} (through the API server)"),
         }
+    }
+
+    /// Bounds each proxied query by `timeout` as well as by the cluster client's own deadline,
+    /// so the command's one client serves the queries too.
+    pub fn within(mut self, limit: Duration) -> Prometheus {
+        if let Transport::ServiceProxy { timeout, .. } = &mut self.transport
+            && !limit.is_zero()
+        {
+            *timeout = Some(limit);
+        }
+        self
     }
 
     /// How this server is named in messages.
@@ -170,9 +184,21 @@ impl Prometheus {
         let query = form.finish();
         let (status, body) = match &self.transport {
             Transport::Direct { base, http } => self.get_direct(http, base, &query).await?,
-            Transport::ServiceProxy { client, prefix } => {
-                self.get_proxied(client, prefix, &query).await?
-            }
+            Transport::ServiceProxy {
+                client,
+                prefix,
+                timeout: Some(limit),
+            } => tokio::time::timeout(*limit, self.get_proxied(client, prefix, &query))
+                .await
+                .map_err(|_| PromError::Unreachable {
+                    target: self.target.clone(),
+                    reason: format!("no answer within {limit:?} (--prometheus-timeout)"),
+                })??,
+            Transport::ServiceProxy {
+                client,
+                prefix,
+                timeout: None,
+            } => self.get_proxied(client, prefix, &query).await?,
         };
         parse_answer(&self.target, status, &body)
     }

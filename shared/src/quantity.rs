@@ -152,7 +152,8 @@ impl Quantity {
         })
     }
 
-    /// Bytes for people: `312Mi`, `1.5Gi`, `900` (binary units, at most one decimal).
+    /// Bytes for people, the one way the suite prints a size: `312Mi`, `1.5Gi`, `900` (binary
+    /// units, at most one decimal), a quantity the size flags (`--max-size`, `--threshold`) read back.
     pub fn format_bytes(self) -> String {
         let bytes = self.value();
         let units = [
@@ -187,6 +188,11 @@ impl Quantity {
             format!("{millis}m")
         }
     }
+}
+
+/// A byte count for people (`Quantity::format_bytes`): archive sizes, memory, bundles.
+pub fn bytes(count: impl Into<i128>) -> String {
+    Quantity::from_value(count.into()).format_bytes()
 }
 
 fn div_ceil(value: i128, divisor: i128) -> i128 {
@@ -318,6 +324,8 @@ mod tests {
         assert_eq!(Quantity::parse("0.2Gi").unwrap().format_bytes(), "204.8Mi");
         assert_eq!(Quantity::parse("1.5Gi").unwrap().format_bytes(), "1.5Gi");
         assert_eq!(Quantity::parse("900").unwrap().format_bytes(), "900");
+        assert_eq!(super::bytes(1536u64), "1.5Ki");
+        assert_eq!(super::bytes(5u64 * 1024 * 1024), "5Mi");
         assert_eq!(Quantity::parse("35m").unwrap().format_cpu(), "35m");
         assert_eq!(Quantity::parse("2").unwrap().format_cpu(), "2");
         assert_eq!(Quantity::parse("0.05Gi").unwrap().to_string(), "53687091.2");

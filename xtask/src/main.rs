@@ -2,10 +2,12 @@
 //! (the binary, LICENSE, README.md) and the suite's `kubectl-sealos_v<version>_<os>_<arch>.tar.gz`
 //! (all seven binaries) into `dist/`, and writes each archive's sha256 into the matching platform
 //! entry of its krew manifest. `cargo xtask check-manifests`: krew's own manifest rules.
+//! `cargo xtask readme-flags [--check]`: the README's tables of flags, from clap.
 
 mod krew;
 mod manifest;
 mod package;
+mod readme_flags;
 #[cfg(test)] // krew-release-bot renders .krew.yaml on a release; here only the test does.
 mod release_bot;
 
@@ -25,6 +27,8 @@ struct Cli {
 enum Command {
     /// Build the release archives for the host platform (or --target) and record their sha256.
     Package(package::Options),
+    /// Regenerate the README's tables of flags from the plugins' clap commands.
+    ReadmeFlags(readme_flags::Options),
     /// Check every krew manifest by krew's rules, and the archives in --dist against them.
     CheckManifests(CheckOptions),
     /// Write the sha256 of every archive found in --dist into its manifest (a release's five
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Command::Package(options) => package::run(&options, &workspace_root()),
         Command::CheckManifests(options) => return check_manifests(&options),
         Command::RecordManifests(options) => record_manifests(&options),
+        Command::ReadmeFlags(options) => readme_flags::run(&options, &workspace_root()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,18 +8,19 @@ use sealos_shared::archive::create::{Created, Plan, Target, create};
 use sealos_shared::archive::crypt;
 use sealos_shared::archive::index::ToolInfo;
 use sealos_shared::archive::signing::SigningKey;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
+use sealos_shared::flags::{RenamedFormat, format_parser};
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Error, Exit, Result, s3};
 
-use crate::{MANAGER, human_size};
+use crate::MANAGER;
 
 #[derive(Args, Debug, Clone)]
 pub struct CreateArgs {
     /// Where to write: a directory (the archive gets a timestamped name) or a file ending in
     /// .tar.gz (.tar.gz.age when encrypted). Default: the current directory.
     #[arg(long, value_name = "DIR|FILE", conflicts_with = "s3")]
-    pub output: Option<PathBuf>,
+    pub to: Option<PathBuf>,
     /// Upload to S3 instead (standard AWS credential chain; AWS_ENDPOINT_URL for S3-compatible stores).
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     pub s3: Option<String>,
@@ -51,8 +52,10 @@ pub struct CreateArgs {
     #[arg(long, default_value_t = 8, value_name = "MIB", value_parser = clap::value_parser!(u64).range(5..=1024))]
     pub s3_part_size: u64,
     /// Report format.
-    #[arg(short = 'o', long = "format", value_enum, default_value_t)]
-    pub format: Format,
+    #[arg(short = 'o', long, default_value = "table", value_parser = format_parser("-o/--output is the report format; the backup directory or file is --to"))]
+    pub output: Format,
+    #[command(flatten)]
+    pub renamed: RenamedFormat,
 }
 
 impl CreateArgs {
@@ -64,25 +67,11 @@ impl CreateArgs {
             .iter()
             .map(|r| crypt::parse_recipient(r))
             .collect::<Result<Vec<_>>>()?;
-        let target = match (&self.output, &self.s3) {
-            (_, Some(url)) => Target::S3(url.parse()?),
-            (Some(path), None) => {
-                crate::check_output_path(path)?;
-                let name = path.to_string_lossy();
-                if name.ends_with(".tar.gz") || name.ends_with(".tar.gz.age") {
-                    let wants_age = name.ends_with(".age");
-                    if wants_age == recipients.is_empty() {
-                        return Err(Error::usage(format!(
-                            "--output {name}: an encrypted archive ends with .tar.gz.age, a plain one with .tar.gz"
-                        )));
-                    }
-                    Target::File(path.clone())
-                } else {
-                    Target::Dir(path.clone())
-                }
-            }
-            (None, None) => Target::Dir(PathBuf::from(".")),
-        };
+        let target = Target::choose(
+            self.to.as_deref(),
+            self.s3.as_deref(),
+            !recipients.is_empty(),
+        )?;
         for ns in &self.namespaces {
             if ns.is_empty() || ns.contains('/') {
                 return Err(Error::usage(format!(
@@ -125,20 +114,18 @@ impl CreateArgs {
     }
 }
 
-pub async fn run(args: &CreateArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
+pub async fn run(args: &CreateArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     let (mut plan, target) = args.plan()?;
     // kubectl's `-n NS` (without -A) narrows the backup as `--namespaces NS` does.
     if plan.namespaces.is_empty()
-        && !flags.all_namespaces
-        && let Some(ns) = &flags.namespace
+        && let Some(ns) = kube.requested_scope()
     {
-        plan.namespaces = vec![ns.clone()];
+        plan.namespaces = vec![ns.to_string()];
         plan.selection.push(format!("namespaces={ns}"));
     }
-    let kube = flags.connect().await?;
     let progress = sealos_shared::progress::spinner("backing up");
     let created = create(
-        &kube,
+        kube,
         &plan,
         &target,
         &progress,
@@ -165,7 +152,7 @@ fn render(created: &Created, out: &mut Out) -> Result<()> {
         "backup {} complete: {} objects, {}{encrypted}",
         s.head.name,
         s.head.objects,
-        human_size(s.archive.size)
+        sealos_shared::quantity::bytes(s.archive.size)
     ))?;
     out.line(&format!("  archive  {}", created.archive))?;
     out.line(&format!("  index    {}", created.index))?;
@@ -202,14 +189,14 @@ mod tests {
     fn targets_follow_the_flags() {
         assert_eq!(plan(&[]).unwrap().1, Target::Dir(PathBuf::from(".")));
         assert_eq!(
-            plan(&["--output", "/b/x.tar.gz"]).unwrap().1,
+            plan(&["--to", "/b/x.tar.gz"]).unwrap().1,
             Target::File(PathBuf::from("/b/x.tar.gz"))
         );
         assert!(matches!(
             plan(&["--s3", "s3://b/p"]).unwrap().1,
             Target::S3(_)
         ));
-        assert!(plan(&["--output", "/b/x.tar.gz.age"]).is_err());
+        assert!(plan(&["--to", "/b/x.tar.gz.age"]).is_err());
         assert!(plan(&["--s3", "b/p"]).is_err());
     }
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::{Kube, KubeFlags};
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Error, Exit, Result};
 
@@ -26,10 +26,11 @@ pub const MANAGER: &str = "kubectl-sealos-backup";
     bin_name = "kubectl sealos backup",
     version = sealos_shared::version::VERSION,
     after_help = examples(&[
-        "kubectl sealos backup create --output /backup/sealos-istio",
+        "kubectl sealos backup create --to /backup/sealos-istio",
         "kubectl sealos backup create --s3 s3://sealos-backups/sealos-istio --encrypt-to age1...",
         "kubectl sealos backup list --s3 s3://sealos-backups/sealos-istio",
-        "kubectl sealos backup create --output /backup/sealos-istio --sign-key ~/.ssh/backup_ed25519",
+        "kubectl sealos backup list --dir /backup/sealos-istio -o json",
+        "kubectl sealos backup create --to /backup/sealos-istio --sign-key ~/.ssh/backup_ed25519",
         "kubectl sealos backup verify /backup/sealos-istio/sealos-backup-20261125T191800.042Z-3f9a1c.tar.gz --trusted-signers allowed_signers",
         "kubectl sealos backup restore ARCHIVE --dry-run --namespace-map ns-old=ns-new",
         "kubectl sealos backup restore ARCHIVE -n ns-a --namespace-map ns-a=ns-b --host-map cloud.sealos.io=clone.sealos.io",
@@ -81,28 +82,45 @@ pub async fn run(args: Args) -> Result<Exit> {
 /// The report format a command asked for.
 pub fn format_of(command: &Command) -> Format {
     match command {
-        Command::Create(a) => a.format,
-        Command::List(a) => a.format,
-        Command::Verify(a) => a.format,
-        Command::Restore(a) => a.format,
-        Command::Prune(a) => a.format,
+        Command::Create(a) => a.output,
+        Command::List(a) => a.output,
+        Command::Verify(a) => a.output,
+        Command::Restore(a) => a.output,
+        Command::Prune(a) => a.output,
         Command::Completion(_) => Format::Table,
     }
 }
 
-/// Runs a command, printing to `out` (tests pass a buffer).
+/// Runs a command, printing to `out` (tests pass a buffer). Only create and restore reach the
+/// cluster: list, verify and prune read archives and work without a kubeconfig.
 pub async fn run_with(args: &Args, out: &mut Out) -> Result<Exit> {
-    match &args.command {
-        Command::Create(a) => create::run(a, &args.kube, out).await,
-        Command::List(a) => list::run(a, out).await,
-        Command::Verify(a) => verify::run(a, out).await,
-        Command::Restore(a) => restore::run(a, &args.kube, out).await,
-        Command::Prune(a) => prune::run(a, out).await,
-        Command::Completion(completion) => {
-            let mut buffer = Vec::new();
-            write_completion::<Args>(completion.shell, &mut buffer)?;
-            out.text(&String::from_utf8_lossy(&buffer))?;
-            Ok(Exit::Ok)
+    // restore reads and verifies its archive first: a bad one is exit 2 with or without a cluster.
+    let prepared = match &args.command {
+        Command::Restore(a) => Some(restore::prepare(a, args.kube.requested_scope()).await?),
+        Command::Create(_) => None,
+        _ => return execute(args, None, out).await,
+    };
+    let kube = args.kube.connect().await?;
+    match prepared {
+        Some(prepared) => restore::apply(prepared, &kube, out).await,
+        None => execute(args, Some(&kube), out).await,
+    }
+}
+
+/// Runs a command with the client (create and restore) and output given: tests pass the
+/// sandbox's client and a buffer.
+pub async fn execute(args: &Args, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
+    match (&args.command, kube) {
+        (Command::Create(a), Some(kube)) => create::run(a, kube, out).await,
+        (Command::Restore(a), Some(kube)) => restore::run(a, kube, out).await,
+        (Command::Create(_) | Command::Restore(_), None) => {
+            Err(Error::failed("create and restore need a cluster client"))
+        }
+        (Command::List(a), _) => list::run(a, out).await,
+        (Command::Verify(a), _) => verify::run(a, out).await,
+        (Command::Prune(a), _) => prune::run(a, out).await,
+        (Command::Completion(completion), _) => {
+            write_completion::<Args>(completion.shell, out.raw())
         }
     }
 }
@@ -112,53 +130,17 @@ pub fn command() -> clap::Command {
     Args::command()
 }
 
-/// `--output` names a place here; `-o` is the format. Catch `--output json` typed from habit.
-pub(crate) fn check_output_path(path: &std::path::Path) -> Result<()> {
-    let text = path.to_string_lossy();
-    let is_format = Format::value_variants().iter().any(|f| {
-        f.to_possible_value()
-            .is_some_and(|v| v.get_name() == text.as_ref())
-    });
-    if is_format && !path.exists() {
-        return Err(Error::usage(format!(
-            "--output {text}: --output names the backup directory or file; for the report format use -o {text}"
-        )));
-    }
-    Ok(())
-}
-
-/// Where backups live, from `--output DIR` / `--s3 URL` (default: the current directory).
+/// Where backups live, from `--dir DIR` / `--s3 URL` (default: the current directory).
 pub(crate) fn location(
     output: Option<&PathBuf>,
     s3: Option<&str>,
 ) -> Result<sealos_shared::archive::location::Location> {
     use sealos_shared::archive::location::Location;
     match (output, s3) {
-        (Some(_), Some(_)) => Err(Error::usage("give --output or --s3, not both")),
+        (Some(_), Some(_)) => Err(Error::usage("give --dir or --s3, not both")),
         (_, Some(url)) => Ok(Location::S3(url.parse()?)),
-        (Some(dir), None) => {
-            check_output_path(dir)?;
-            Ok(Location::Dir(dir.clone()))
-        }
+        (Some(dir), None) => Ok(Location::Dir(dir.clone())),
         (None, None) => Ok(Location::Dir(PathBuf::from("."))),
-    }
-}
-
-use clap::ValueEnum;
-
-/// Human sizes for tables.
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{value:.1}{}", UNITS[unit])
     }
 }
 
@@ -168,19 +150,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn output_is_a_place_and_o_a_format() {
-        let err = check_output_path(std::path::Path::new("json")).unwrap_err();
-        assert!(err.to_string().contains("-o json"), "{err}");
-        assert!(check_output_path(std::path::Path::new("/backup")).is_ok());
+    fn places_are_one_or_the_other() {
         assert!(location(Some(&PathBuf::from("/b")), Some("s3://x")).is_err());
         assert!(location(None, Some("bucket")).is_err());
     }
 
+    /// `-o/--output` is the format everywhere; the old spellings are refused with the new one.
     #[test]
-    fn sizes_read_well() {
-        assert_eq!(human_size(512), "512B");
-        assert_eq!(human_size(1536), "1.5KiB");
-        assert_eq!(human_size(5 * 1024 * 1024), "5.0MiB");
+    fn old_spellings_exit_2_with_the_new_one() {
+        for (args, hint) in [
+            (
+                &["x", "create", "--output", "/backup"][..],
+                "\"/backup\": -o/--output is the report format; the backup directory or file is --to",
+            ),
+            (
+                &["x", "list", "--output", "/backup"],
+                "\"/backup\": -o/--output is the report format; the backup directory is --dir DIR",
+            ),
+            (
+                &["x", "prune", "--keep", "3", "--output", "/b"],
+                "the backup directory is --dir DIR",
+            ),
+            (
+                &["x", "verify", "a.tar.gz", "--format", "json"],
+                "--format was renamed: use -o/--output",
+            ),
+            (
+                &["x", "create", "--format", "json"],
+                "--format was renamed: use -o/--output",
+            ),
+            (
+                &["x", "restore", "a.tar.gz", "--format"],
+                "--format was renamed: use -o/--output",
+            ),
+        ] {
+            let err = Args::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(hint), "{args:?}: {err}");
+        }
+        let args = Args::try_parse_from(["x", "create", "--to", "/b", "--output", "json"]).unwrap();
+        let Command::Create(create) = args.command else {
+            panic!("not create");
+        };
+        assert_eq!(
+            (create.to.unwrap(), create.output),
+            (PathBuf::from("/b"), Format::Json)
+        );
     }
 
     #[test]

@@ -4,23 +4,24 @@ use std::path::PathBuf;
 
 use clap::Args;
 use sealos_shared::archive::location::{self, Listed};
+use sealos_shared::flags::{RenamedFormat, format_parser};
 use sealos_shared::output::{Format, Out, Severity, Table};
 use sealos_shared::{Exit, Result};
 use serde::Serialize;
-
-use crate::human_size;
 
 #[derive(Args, Debug, Clone)]
 pub struct ListArgs {
     /// The backup directory (default: the current directory).
     #[arg(long, value_name = "DIR", conflicts_with = "s3")]
-    pub output: Option<PathBuf>,
+    pub dir: Option<PathBuf>,
     /// An S3 prefix instead.
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     pub s3: Option<String>,
     /// Report format.
-    #[arg(short = 'o', long = "format", value_enum, default_value_t)]
-    pub format: Format,
+    #[arg(short = 'o', long, default_value = "table", value_parser = format_parser("-o/--output is the report format; the backup directory is --dir DIR"))]
+    pub output: Format,
+    #[command(flatten)]
+    pub renamed: RenamedFormat,
 }
 
 #[derive(Debug, Serialize)]
@@ -31,7 +32,7 @@ pub struct Report {
 }
 
 pub async fn run(args: &ListArgs, out: &mut Out) -> Result<Exit> {
-    let location = crate::location(args.output.as_ref(), args.s3.as_deref())?;
+    let location = crate::location(args.dir.as_ref(), args.s3.as_deref())?;
     let backups = location::list(&location).await?;
     let report = Report {
         location: location.describe(),
@@ -69,7 +70,9 @@ fn render(report: &Report, out: &mut Out) -> Result<()> {
         table.row([
             b.name.clone(),
             b.created_at.clone().unwrap_or_else(|| "-".into()),
-            b.size.map(human_size).unwrap_or_else(|| "-".into()),
+            b.size
+                .map(sealos_shared::quantity::bytes)
+                .unwrap_or_else(|| "-".into()),
             b.objects
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "-".into()),

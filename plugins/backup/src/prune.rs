@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use sealos_shared::archive::location::{self, Listed};
+use sealos_shared::flags::{RenamedFormat, format_parser};
 use sealos_shared::output::{Format, Out, Table};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
@@ -16,11 +17,11 @@ pub struct PruneArgs {
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
     /// Delete complete backups older than this (e.g. 30d, 12h).
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = sealos_shared::number::positive_duration)]
     pub older_than: Option<Duration>,
     /// The backup directory (default: the current directory).
     #[arg(long, value_name = "DIR", conflicts_with = "s3")]
-    pub output: Option<PathBuf>,
+    pub dir: Option<PathBuf>,
     /// An S3 prefix instead.
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     pub s3: Option<String>,
@@ -28,8 +29,10 @@ pub struct PruneArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Report format.
-    #[arg(short = 'o', long = "format", value_enum, default_value_t)]
-    pub format: Format,
+    #[arg(short = 'o', long, default_value = "table", value_parser = format_parser("-o/--output is the report format; the backup directory is --dir DIR"))]
+    pub output: Format,
+    #[command(flatten)]
+    pub renamed: RenamedFormat,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,7 +79,7 @@ pub async fn run(args: &PruneArgs, out: &mut Out) -> Result<Exit> {
             "--keep 0 would delete every backup; delete them by hand if you mean it",
         ));
     }
-    let location = crate::location(args.output.as_ref(), args.s3.as_deref())?;
+    let location = crate::location(args.dir.as_ref(), args.s3.as_deref())?;
     let complete: Vec<Listed> = location::list(&location)
         .await?
         .into_iter()

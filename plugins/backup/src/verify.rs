@@ -9,6 +9,7 @@ use sealos_shared::archive::location::{self, Fetched};
 use sealos_shared::archive::signing::{self, Signer, TrustedSigners};
 use sealos_shared::archive::writer::Hashing;
 use sealos_shared::archive::{crypt, reader};
+use sealos_shared::flags::RenamedFormat;
 use sealos_shared::output::{Format, Out, Severity};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
@@ -27,8 +28,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub trusted_signers: Option<PathBuf>,
     /// Report format.
-    #[arg(short = 'o', long = "format", value_enum, default_value_t)]
-    pub format: Format,
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
+    #[command(flatten)]
+    pub renamed: RenamedFormat,
 }
 
 /// What `verify` reports.

@@ -180,7 +180,7 @@ async fn passing_faults_end_in_a_complete_and_correct_backup() {
     let clean_file = dir.path().join("clean.tar.gz").display().to_string();
     let (exit, _) = run_json(
         Some(&source),
-        &["create", "--output", &clean_file, "-o", "json"],
+        &["create", "--to", &clean_file, "-o", "json"],
     )
     .await;
     assert_eq!(exit, Exit::Ok);
@@ -191,7 +191,7 @@ async fn passing_faults_end_in_a_complete_and_correct_backup() {
         "--kubeconfig",
         &kubeconfig,
         "create",
-        "--output",
+        "--to",
         &faulty,
         "--page-size",
         "2",
@@ -227,13 +227,7 @@ async fn a_lasting_fault_exits_2_and_marks_nothing_complete() {
     let (kubeconfig, _) = proxy(&source, Mode::SecretsBroken, dir.path()).await;
     let backups = dir.path().join("backups");
     let backups_text = backups.display().to_string();
-    let argv = strings(&[
-        "--kubeconfig",
-        &kubeconfig,
-        "create",
-        "--output",
-        &backups_text,
-    ]);
+    let argv = strings(&["--kubeconfig", &kubeconfig, "create", "--to", &backups_text]);
     let out = bin(argv.clone(), vec![]).await;
     assert_eq!(out.status.code(), Some(2), "{}", explain(&argv, &out));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -244,7 +238,7 @@ async fn a_lasting_fault_exits_2_and_marks_nothing_complete() {
     );
     let left: Vec<_> = std::fs::read_dir(&backups).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
-    let (exit, listed) = run_json(None, &["list", "--output", &backups_text, "-o", "json"]).await;
+    let (exit, listed) = run_json(None, &["list", "--dir", &backups_text, "-o", "json"]).await;
     assert_eq!(exit, Exit::Ok);
     assert_eq!(listed["backups"], json!([]));
 }

@@ -64,8 +64,7 @@ async fn round_trip_into_a_fresh_cluster_reproduces_every_object() {
     let source = sandbox("sealos").await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    let (exit, created) =
-        run_json(Some(&source), &["create", "--output", &out, "-o", "json"]).await;
+    let (exit, created) = run_json(Some(&source), &["create", "--to", &out, "-o", "json"]).await;
     assert_eq!(exit, Exit::Ok);
     let archive = archive_in(dir.path());
     assert_eq!(created["archive"], json!(archive.display().to_string()));
@@ -245,15 +244,7 @@ async fn dry_run_writes_nothing_and_namespaces_can_be_mapped() {
     let file = dir.path().join("b.tar.gz").display().to_string();
     let (exit, _) = run_json(
         Some(&source),
-        &[
-            "create",
-            "--output",
-            &file,
-            "-n",
-            "sealos-system",
-            "-o",
-            "json",
-        ],
+        &["create", "--to", &file, "-n", "sealos-system", "-o", "json"],
     )
     .await;
     assert_eq!(exit, Exit::Ok);
@@ -347,11 +338,7 @@ async fn corrupted_archives_fail_verify_by_name_and_are_refused_by_restore() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.tar.gz");
     let good_text = good.display().to_string();
-    let (exit, _) = run_json(
-        Some(&source),
-        &["create", "--output", &good_text, "-o", "json"],
-    )
-    .await;
+    let (exit, _) = run_json(Some(&source), &["create", "--to", &good_text, "-o", "json"]).await;
     assert_eq!(exit, Exit::Ok);
     let names = entry_names(&good);
     let victim = names
@@ -440,7 +427,7 @@ async fn encrypted_round_trip() {
         Some(&source),
         &[
             "create",
-            "--output",
+            "--to",
             &backups_text,
             "--include",
             "certificates",
@@ -539,15 +526,7 @@ async fn list_shows_complete_and_incomplete_and_prune_keeps_the_newest() {
             .to_string();
         let (exit, _) = run_json(
             Some(&source),
-            &[
-                "create",
-                "--output",
-                &file,
-                "--include",
-                "sealos",
-                "-o",
-                "json",
-            ],
+            &["create", "--to", &file, "--include", "sealos", "-o", "json"],
         )
         .await;
         assert_eq!(exit, Exit::Ok);
@@ -555,7 +534,7 @@ async fn list_shows_complete_and_incomplete_and_prune_keeps_the_newest() {
     // An interrupted local write, and an archive whose index object is gone.
     std::fs::write(dir.path().join(".sealos-backup-x.tar.gz.partial"), b"half").unwrap();
     std::fs::remove_file(dir.path().join("sealos-backup-a.index.json")).unwrap();
-    let (exit, listed) = run_json(None, &["list", "--output", &out, "-o", "json"]).await;
+    let (exit, listed) = run_json(None, &["list", "--dir", &out, "-o", "json"]).await;
     assert_eq!(exit, Exit::Ok);
     assert_schema("list", &listed);
     let backups = listed["backups"].as_array().unwrap();
@@ -582,7 +561,7 @@ async fn list_shows_complete_and_incomplete_and_prune_keeps_the_newest() {
         None,
         &[
             "prune",
-            "--output",
+            "--dir",
             &out,
             "--keep",
             "1",
@@ -596,18 +575,15 @@ async fn list_shows_complete_and_incomplete_and_prune_keeps_the_newest() {
     assert_eq!(dry["deleted"].as_array().unwrap().len(), 1);
     assert_schema("prune", &dry);
     assert!(dir.path().join("sealos-backup-b.tar.gz").exists());
-    let (exit, pruned) = run_json(
-        None,
-        &["prune", "--output", &out, "--keep", "1", "-o", "json"],
-    )
-    .await;
+    let (exit, pruned) =
+        run_json(None, &["prune", "--dir", &out, "--keep", "1", "-o", "json"]).await;
     assert_eq!(exit, Exit::Ok);
     let deleted = pruned["deleted"][0]["name"].as_str().unwrap().to_string();
     assert!(!dir.path().join(format!("{deleted}.tar.gz")).exists());
     assert!(!dir.path().join(format!("{deleted}.index.json")).exists());
     // Incomplete ones are never pruned.
     assert!(dir.path().join("sealos-backup-a.tar.gz").exists());
-    let (_, listed) = run_json(None, &["list", "--output", &out, "-o", "json"]).await;
+    let (_, listed) = run_json(None, &["list", "--dir", &out, "-o", "json"]).await;
     let complete = listed["backups"]
         .as_array()
         .unwrap()
@@ -623,7 +599,6 @@ async fn bad_input_exits_2_before_any_request() {
     let mark = source.request_log().len();
     for argv in [
         vec!["create", "--resources", "certificaterequests"],
-        vec!["create", "--output", "json"],
         vec!["create", "--encrypt-to", "age1nothing"],
         vec!["restore", "/nonexistent.tar.gz"],
         vec!["restore", "x.tar.gz", "--namespace-map", "a"],
@@ -642,15 +617,7 @@ async fn missing_crds_fail_their_objects_and_the_rest_is_restored() {
     let file = dir.path().join("b.tar.gz").display().to_string();
     let (exit, _) = run_json(
         Some(&source),
-        &[
-            "create",
-            "--output",
-            &file,
-            "--include",
-            "istio",
-            "-o",
-            "json",
-        ],
+        &["create", "--to", &file, "--include", "istio", "-o", "json"],
     )
     .await;
     assert_eq!(exit, Exit::Ok);

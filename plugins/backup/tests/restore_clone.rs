@@ -43,7 +43,7 @@ async fn a_clone_routes_to_itself_under_its_own_hosts() {
     let file = dir.path().join("b.tar.gz").display().to_string();
     let (exit, _) = run_json(
         Some(&cluster),
-        &["create", "--output", &file, "-n", "ns-alice", "-o", "json"],
+        &["create", "--to", &file, "-n", "ns-alice", "-o", "json"],
     )
     .await;
     assert_eq!(exit, Exit::Ok);
@@ -259,7 +259,7 @@ async fn an_archive_of_v1beta1_objects_restores_at_the_served_version() {
         Some(&cluster),
         &[
             "create",
-            "--output",
+            "--to",
             &taken_text,
             "-n",
             "ns-alice",

@@ -26,7 +26,7 @@ use support::*;
 async fn backup(source: &Sandbox, dir: &Path, extra: &[&str]) -> PathBuf {
     let file = dir.join("b.tar.gz");
     let text = file.display().to_string();
-    let mut argv = vec!["create", "--output", &text, "-o", "json"];
+    let mut argv = vec!["create", "--to", &text, "-o", "json"];
     argv.extend(extra);
     let (exit, _) = run_json(Some(source), &argv).await;
     assert_eq!(exit, Exit::Ok);

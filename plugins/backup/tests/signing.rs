@@ -80,7 +80,7 @@ async fn create(source: &Sandbox, dir: &Path, extra: &[&str]) -> Value {
         "--kubeconfig",
         &source.kubeconfig_path().display().to_string(),
         "create",
-        "--output",
+        "--to",
         &dir.display().to_string(),
         "--include",
         "sealos",
@@ -177,7 +177,7 @@ async fn our_signatures_verify_with_ssh_keygen_and_a_tampered_index_fails_both()
         "--kubeconfig",
         &source.kubeconfig_path().display().to_string(),
         "create",
-        "--output",
+        "--to",
         &store.path().join("rsa").display().to_string(),
         "--sign-key",
         &rsa.display().to_string(),
@@ -255,7 +255,7 @@ async fn ssh_keygen_signatures_verify_with_ours_and_restore() {
     create(&source, store.path(), &[]).await;
     let argv = strings(&[
         "prune",
-        "--output",
+        "--dir",
         &store.path().display().to_string(),
         "--keep",
         "1",

@@ -95,7 +95,7 @@ async fn an_index_object_naming_a_path_is_refused_and_touches_no_file() {
     let created = create(
         &source,
         vec![],
-        &["--output", &dir.path().display().to_string()],
+        &["--to", &dir.path().display().to_string()],
     )
     .await;
     let evil = dir.path().join("evil.index.json");
@@ -104,7 +104,7 @@ async fn an_index_object_naming_a_path_is_refused_and_touches_no_file() {
         strings(&["verify", &evil.display().to_string()]),
         strings(&[
             "prune",
-            "--output",
+            "--dir",
             &dir.path().display().to_string(),
             "--keep",
             "1",
@@ -171,7 +171,7 @@ async fn two_backups_in_the_same_second_both_survive() {
     let dir_text = dir.path().display().to_string();
     let url = moto.url("twins");
     // Started together: the same second, often the same millisecond.
-    let local = ["--output", dir_text.as_str()];
+    let local = ["--to", dir_text.as_str()];
     let remote = ["--s3", url.as_str()];
     let (a, b, c, d) = tokio::join!(
         create(&source, vec![], &local),
@@ -181,10 +181,7 @@ async fn two_backups_in_the_same_second_both_survive() {
     );
     assert_ne!(a["archive"], b["archive"]);
     assert_ne!(c["archive"], d["archive"]);
-    for (location, env) in [
-        (["--output", &dir_text], vec![]),
-        (["--s3", &url], moto.env()),
-    ] {
+    for (location, env) in [(["--dir", &dir_text], vec![]), (["--s3", &url], moto.env())] {
         let argv = strings(&["list", location[0], location[1], "-o", "json"]);
         let out = bin(argv.clone(), env).await;
         assert_eq!(out.status.code(), Some(0), "{}", explain(&argv, &out));
@@ -201,14 +198,14 @@ async fn two_backups_in_the_same_second_both_survive() {
     // A file named twice: the second run stops before reading the cluster, the first stays.
     let file = dir.path().join("named.tar.gz");
     let file_text = file.display().to_string();
-    create(&source, vec![], &["--output", &file_text]).await;
+    create(&source, vec![], &["--to", &file_text]).await;
     let before = std::fs::read(&file).unwrap();
     let mark = source.request_log().len();
     let argv = strings(&[
         "--kubeconfig",
         &source.kubeconfig_path().display().to_string(),
         "create",
-        "--output",
+        "--to",
         &file_text,
     ]);
     let out = bin(argv.clone(), vec![]).await;

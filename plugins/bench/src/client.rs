@@ -74,8 +74,8 @@ impl Connector {
         Ok(Connector { addrs, tls, http2 })
     }
 
-    /// A new connection, or why there is none (connect or TLS).
-    pub async fn connect(&self) -> Result<Conn, ErrorKind> {
+    /// A new HTTP connection to the target, or why there is none (connect or TLS).
+    pub async fn open(&self) -> Result<Conn, ErrorKind> {
         let mut tcp = None;
         for addr in &self.addrs {
             if let Ok(stream) = TcpStream::connect(addr).await {

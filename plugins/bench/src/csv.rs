@@ -3,7 +3,6 @@
 //! Units: latencies in milliseconds, success_rate in percent, rps in requests per second.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 use sealos_shared::{Error, Result};
@@ -79,94 +78,59 @@ pub fn row(step: &StepReport) -> Vec<String> {
 /// Appends `steps` to `path`, writing the header first when the file is new or empty.
 pub fn append(path: &Path, steps: &[StepReport]) -> Result<()> {
     let context = || format!("append to {}", path.display());
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .map_err(|e| Error::io(context(), e))?;
     let empty = file.metadata().map_err(|e| Error::io(context(), e))?.len() == 0;
-    let mut text = String::new();
+    let failed = |e: csv::Error| Error::failed(format!("{}: {e}", context()));
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(file);
     if empty {
-        text.push_str(&line(HEADER.iter().map(|h| h.to_string())));
+        writer.write_record(HEADER).map_err(failed)?;
     }
     for step in steps {
-        text.push_str(&line(row(step)));
+        writer.write_record(row(step)).map_err(failed)?;
     }
-    file.write_all(text.as_bytes())
-        .map_err(|e| Error::io(context(), e))
+    writer.flush().map_err(|e| Error::io(context(), e))
 }
 
-fn line(cells: impl IntoIterator<Item = String>) -> String {
-    let mut out = cells
-        .into_iter()
-        .map(|c| quote(&c))
-        .collect::<Vec<_>>()
-        .join(",");
-    out.push('\n');
-    out
-}
-
-fn quote(cell: &str) -> String {
-    if cell.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell.to_string()
-    }
-}
-
-/// Parses CSV text into records keyed by the header's column names.
+/// Parses CSV text (RFC 4180: quoted cells may hold commas, quotes and newlines) into records
+/// keyed by the header's column names. A row may be shorter than the header (older files), not
+/// longer.
 pub fn parse(text: &str) -> std::result::Result<Vec<HashMap<String, String>>, String> {
-    let mut lines = split_records(text)?.into_iter();
-    let header = lines.next().ok_or("the file is empty")?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if header.is_empty() {
+        return Err("the file is empty".into());
+    }
     let mut records = Vec::new();
-    for (index, cells) in lines.enumerate() {
-        if cells.len() == 1 && cells[0].is_empty() {
-            continue;
-        }
-        if cells.len() > header.len() {
+    for record in reader.records() {
+        let record = record.map_err(|e| e.to_string())?;
+        if record.len() > header.len() {
+            let line = record.position().map_or(0, |p| p.line());
             return Err(format!(
-                "line {}: {} cells for {} columns",
-                index + 2,
-                cells.len(),
+                "line {line}: {} cells for {} columns",
+                record.len(),
                 header.len()
             ));
         }
-        records.push(header.iter().cloned().zip(cells).collect());
-    }
-    Ok(records)
-}
-
-/// RFC 4180 records: quoted cells may hold commas, quotes ("") and newlines.
-fn split_records(text: &str) -> std::result::Result<Vec<Vec<String>>, String> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => cell.push(c),
-            (false, '"') if cell.is_empty() => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut cell)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut cell));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => cell.push(c),
-        }
-    }
-    if quoted {
-        return Err("a quoted cell is not closed".into());
-    }
-    if !cell.is_empty() || !record.is_empty() {
-        record.push(cell);
-        records.push(record);
+        records.push(
+            header
+                .iter()
+                .cloned()
+                .zip(record.iter().map(str::to_string))
+                .collect(),
+        );
     }
     Ok(records)
 }
@@ -227,7 +191,12 @@ mod tests {
         let records = parse("a,b\n\"x,\"\"y\"\"\",2\r\n").unwrap();
         assert_eq!(records[0]["a"], "x,\"y\"");
         assert_eq!(records[0]["b"], "2");
-        assert!(parse("a\n\"open").is_err());
-        assert!(parse("a\n1,2").is_err());
+        assert_eq!(
+            parse("a\n1,2").unwrap_err(),
+            "line 2: 2 cells for 1 columns"
+        );
+        assert_eq!(parse("").unwrap_err(), "the file is empty");
+        // Shorter rows (files from before a column was added) keep the columns they have.
+        assert_eq!(parse("a,b\n1\n").unwrap()[0].len(), 1);
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Error, Exit, Result};
 
@@ -107,47 +108,51 @@ fn percent(text: &str, max: f64) -> std::result::Result<f64, String> {
 }
 
 pub async fn run(args: Args) -> Result<Exit> {
-    let color = args.global.color;
-    match args.command {
+    let (format, cluster) = match &args.command {
+        Command::Run(r) => (r.output, r.from_cluster.then_some(&r.cluster)),
+        Command::Compare(c) => (c.output, None),
+        Command::Targets(t) => (t.output, Some(&t.cluster)),
+        Command::Completion(completion) => {
+            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
+        }
+    };
+    let mut out = Out::stdout(format, args.global.color);
+    // Only --from-cluster and `targets` read the cluster.
+    let kube = match cluster {
+        Some(flags) => Some(flags.kube_flags().connect().await?),
+        None => None,
+    };
+    execute(&args.command, kube.as_ref(), &mut out).await
+}
+
+/// Runs a command with the client (where it reads the cluster) and output given: tests pass
+/// the sandbox's client and a buffer.
+pub async fn execute(command: &Command, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
+    match command {
         // `run` listens for Ctrl-C itself: it stops the load and still reports.
-        Command::Run(run_args) => run::execute(*run_args, color).await,
+        Command::Run(run_args) => run::execute(run_args, kube, out).await,
         other => {
             tokio::select! {
-                result = dispatch(other, color) => result,
+                result = dispatch(other, kube, out) => result,
                 () = sealos_shared::cli::shutdown_signal() => Err(Error::Interrupted),
             }
         }
     }
 }
 
-async fn dispatch(command: Command, color: sealos_shared::output::ColorChoice) -> Result<Exit> {
-    match command {
-        Command::Run(run_args) => run::execute(*run_args, color).await,
-        Command::Compare(args) => compare_files(&args, color),
-        Command::Targets(args) => {
-            let kube = args.cluster.kube_flags().connect().await?;
-            let found = targets::discover(&kube, args.gateway_url.as_deref()).await?;
-            let mut out = Out::stdout(args.output, color);
-            if args.output.is_machine() {
-                out.data(&targets::TargetsReport {
-                    kind: "BenchTargets",
-                    gateway_url: args.gateway_url.clone(),
-                    targets: found,
-                })?;
-            } else if found.is_empty() {
-                eprintln!("no VirtualService binds a host to the ingress gateway");
-            } else {
-                out.table(&targets::table(&found))?;
-            }
-            Ok(Exit::Ok)
-        }
-        Command::Completion(completion) => {
-            write_completion::<Args>(completion.shell, &mut std::io::stdout())
+async fn dispatch(command: &Command, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
+    match (command, kube) {
+        (Command::Run(run_args), _) => run::execute(run_args, kube, out).await,
+        (Command::Compare(args), _) => compare_files(args, out),
+        (Command::Targets(args), Some(kube)) => targets::run(args, kube, out).await,
+        (Command::Targets(_), None) => Err(Error::failed("targets needs a cluster client")),
+        (Command::Completion(completion), _) => {
+            write_completion::<Args>(completion.shell, out.raw())
         }
     }
 }
 
-fn compare_files(args: &CompareArgs, color: sealos_shared::output::ColorChoice) -> Result<Exit> {
+fn compare_files(args: &CompareArgs, out: &mut Out) -> Result<Exit> {
     let baseline = compare::load(&args.baseline)?;
     let current = compare::load(&args.current)?;
     let thresholds = compare::Thresholds {
@@ -171,8 +176,7 @@ fn compare_files(args: &CompareArgs, color: sealos_shared::output::ColorChoice) 
         passed: regressions == 0,
         steps,
     };
-    let mut out = Out::stdout(args.output, color);
-    if args.output.is_machine() {
+    if out.format.is_machine() {
         out.data(&comparison)?;
     } else {
         let table = compare::table(&comparison.steps, &out.theme);

@@ -271,7 +271,7 @@ async fn exchange(
             Some(conn) => conn,
             None => {
                 fresh = true;
-                slot.insert(plan.connector.connect().await?)
+                slot.insert(plan.connector.open().await?)
             }
         };
         match conn.send(&plan.template).await {

@@ -1,11 +1,9 @@
 //! Input checks and the request each URL becomes: everything here runs before any request.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http::header::{HOST, HeaderName, HeaderValue, USER_AGENT};
 use http::{HeaderMap, Method, Uri};
-use sealos_shared::number::{self, NOT_ZERO};
+use sealos_shared::number;
 
 use crate::client::RequestTemplate;
 
@@ -18,10 +16,6 @@ pub const MAX_THREADS: u32 = 1024;
 /// (1e-320 made the next due time infinite), and no single machine sends 100 million a second.
 pub const MIN_RATE: f64 = 0.001;
 pub const MAX_RATE: f64 = 1e8;
-/// `-z`: a soak test of a month is the longest step.
-pub const MAX_RUN: Duration = Duration::from_secs(30 * 24 * 3600);
-/// `--timeout` and `--pause`: a day.
-pub const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// `-c`: a concurrency level, 1 to [`MAX_CONCURRENCY`].
 pub fn parse_concurrency(text: &str) -> Result<u32, String> {
@@ -57,21 +51,6 @@ pub fn parse_count(text: &str) -> Result<u64, String> {
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     number::float(text, MIN_RATE, MAX_RATE)
         .map_err(|why| format!("{why}: not a rate in requests per second (e.g. 500)"))
-}
-
-/// `-z`: `30s`, `1m`, `500ms`, or seconds; more than 0, at most [`MAX_RUN`].
-pub fn parse_run_duration(text: &str) -> Result<Duration, String> {
-    number::duration(text, NOT_ZERO, MAX_RUN)
-}
-
-/// `--timeout`: more than 0, at most [`MAX_WAIT`].
-pub fn parse_timeout(text: &str) -> Result<Duration, String> {
-    number::duration(text, NOT_ZERO, MAX_WAIT)
-}
-
-/// `--pause`: 0 or more, at most [`MAX_WAIT`].
-pub fn parse_pause(text: &str) -> Result<Duration, String> {
-    number::duration(text, Duration::ZERO, MAX_WAIT)
 }
 
 /// `-m`: an HTTP method.
@@ -272,16 +251,6 @@ mod tests {
         for bad in ["1e-320", "NaN", "inf", "-5", "1e9"] {
             assert!(parse_rate(bad).unwrap_err().contains("not a rate"), "{bad}");
         }
-        assert!(parse_run_duration("soon").is_err());
-        assert!(parse_run_duration("0").unwrap_err().contains("more than 0"));
-        assert!(
-            parse_timeout("1e20")
-                .unwrap_err()
-                .contains("the longest is 1day")
-        );
-        assert_eq!(parse_pause("0s").unwrap(), Duration::ZERO);
-        assert_eq!(parse_timeout("1.5").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_run_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_header("no colon").is_err());
         assert_eq!(parse_method("post").unwrap(), Method::POST);
     }

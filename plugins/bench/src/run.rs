@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Error, Exit, Result};
 use tokio::sync::watch;
@@ -15,7 +16,7 @@ use crate::client::Connector;
 use crate::load::{self, StepPlan};
 use crate::plan::{
     Endpoint, RequestOptions, endpoint, parse_concurrency, parse_count, parse_header, parse_method,
-    parse_pause, parse_rate, parse_run_duration, parse_threads, parse_timeout, parse_url,
+    parse_rate, parse_threads, parse_url,
 };
 use crate::report::{BenchReport, SCHEMA_VERSION, StepReport};
 use crate::slo::Slo;
@@ -37,14 +38,14 @@ pub struct RunArgs {
     #[arg(short = 'n', long = "requests", value_name = "N", value_parser = parse_count, allow_negative_numbers = true, conflicts_with = "duration")]
     pub requests: Option<u64>,
     /// How long each step runs instead of a request count: 30s, 1m.
-    #[arg(short = 'z', long = "duration", value_name = "DURATION", value_parser = parse_run_duration, allow_negative_numbers = true)]
+    #[arg(short = 'z', long = "duration", value_name = "DURATION", value_parser = sealos_shared::number::positive_duration, allow_negative_numbers = true)]
     pub duration: Option<Duration>,
     /// Total requests per second across all connections (open loop); latency counts from each
     /// request's scheduled send time, so queueing behind a slow server shows.
     #[arg(long, value_name = "RPS", value_parser = parse_rate, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Give up on a request (connect, send, whole answer) after this long; counted as a timeout.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = sealos_shared::number::positive_duration, allow_negative_numbers = true)]
     pub timeout: Duration,
     /// HTTP method.
     #[arg(short = 'm', long, value_name = "METHOD", default_value = "GET", value_parser = parse_method)]
@@ -65,7 +66,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub http2: bool,
     /// Wait between steps (the seed guide waited 10s).
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_pause, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = sealos_shared::number::duration_or_zero, allow_negative_numbers = true)]
     pub pause: Duration,
     /// Status codes that count as success: codes and ranges, e.g. 200-299,404.
     #[arg(long, value_name = "CODES", default_value = "200-399", value_parser = SuccessCodes::parse)]
@@ -102,7 +103,8 @@ struct Step {
     concurrency: u32,
 }
 
-pub async fn execute(args: RunArgs, color: sealos_shared::output::ColorChoice) -> Result<Exit> {
+/// Runs the load; `kube` is given with --from-cluster.
+pub async fn execute(args: &RunArgs, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
     let body = match &args.body {
         Some(path) => Bytes::from(
             std::fs::read(path)
@@ -122,9 +124,8 @@ pub async fn execute(args: RunArgs, color: sealos_shared::output::ColorChoice) -
             endpoint(url, args.host.as_deref(), &options).map_err(Error::usage)?,
         ));
     }
-    if args.from_cluster {
-        let kube = args.cluster.kube_flags().connect().await?;
-        let found = targets::discover(&kube, args.gateway_url.as_deref()).await?;
+    if let Some(kube) = kube.filter(|_| args.from_cluster) {
+        let found = targets::discover(kube, args.gateway_url.as_deref()).await?;
         if found.is_empty() {
             return Err(Error::failed(
                 "no VirtualService binds a host to the ingress gateway: nothing to benchmark",
@@ -258,11 +259,10 @@ pub async fn execute(args: RunArgs, color: sealos_shared::output::ColorChoice) -
     if let Some(path) = &args.csv {
         crate::csv::append(path, &report.steps)?;
     }
-    let mut out = Out::stdout(args.output, color);
-    if args.output.is_machine() {
+    if out.format.is_machine() {
         out.data(&report)?;
     } else {
-        let table = report.table(args.output == Format::Wide, &out.theme);
+        let table = report.table(out.format == Format::Wide, &out.theme);
         out.table(&table)?;
     }
     Ok(if report.interrupted {

@@ -4,14 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kube::Api;
-use kube::api::ListParams;
-use sealos_shared::Result;
-use sealos_shared::connection::{Kube, KubeFlags, parse_request_timeout};
-use sealos_shared::error::KubeContext;
-use sealos_shared::output::Table;
+use sealos_shared::connection::{Kube, KubeFlags};
+use sealos_shared::list;
+use sealos_shared::output::{Out, Table};
 use sealos_shared::resources::istio::{Gateway, VirtualService};
-use sealos_shared::retry::{self, Backoff};
+use sealos_shared::{Exit, Result};
 use serde::Serialize;
 
 /// kubectl's connection flags, except `-n` (in `run` it is the request count): the namespace
@@ -28,7 +25,7 @@ pub struct ClusterFlags {
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
     /// How long one API request may take (0 waits for ever): "30s", "1m", or seconds.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_request_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = sealos_shared::number::duration_or_zero)]
     pub request_timeout: Duration,
 }
 
@@ -76,28 +73,31 @@ fn is_ingress(gateway: &Gateway) -> bool {
 
 /// Lists Gateways and VirtualServices and returns the targets, sorted by host.
 pub async fn discover(kube: &Kube, gateway_url: Option<&str>) -> Result<Vec<Target>> {
-    let gateways: Api<Gateway> = Api::all(kube.client.clone());
-    let params = ListParams::default();
-    let gateways = retry::read(Backoff::default(), || gateways.list(&params))
-        .await
-        .kube_context(|| "list gateways.networking.istio.io in all namespaces")?;
+    let gateways: Vec<Gateway> = list::in_scope(&kube.client, None, None).await?;
     let ingress: Vec<(String, String)> = gateways
-        .items
         .iter()
         .filter(|g| is_ingress(g))
         .filter_map(|g| Some((g.metadata.namespace.clone()?, g.metadata.name.clone()?)))
         .collect();
-    let services: Api<VirtualService> = match kube.scope() {
-        Some(ns) => Api::namespaced(kube.client.clone(), ns),
-        None => Api::all(kube.client.clone()),
-    };
-    let scope = kube
-        .scope()
-        .map_or("all namespaces".to_string(), |ns| format!("{ns:?}"));
-    let services = retry::read(Backoff::default(), || services.list(&params))
-        .await
-        .kube_context(|| format!("list virtualservices.networking.istio.io in {scope}"))?;
-    Ok(targets(&ingress, &services.items, gateway_url))
+    let services: Vec<VirtualService> = list::in_scope(&kube.client, kube.scope(), None).await?;
+    Ok(targets(&ingress, &services, gateway_url))
+}
+
+/// `targets`: the hosts, as a report or a table.
+pub async fn run(args: &crate::TargetsArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    let found = discover(kube, args.gateway_url.as_deref()).await?;
+    if out.format.is_machine() {
+        out.data(&TargetsReport {
+            kind: "BenchTargets",
+            gateway_url: args.gateway_url.clone(),
+            targets: found,
+        })?;
+    } else if found.is_empty() {
+        eprintln!("no VirtualService binds a host to the ingress gateway");
+    } else {
+        out.table(&table(&found))?;
+    }
+    Ok(Exit::Ok)
 }
 
 /// The pure part of `discover`: wildcard hosts cannot be requested and are skipped; a host

@@ -472,7 +472,7 @@ async fn bad_input_exits_2_before_any_request() {
         ),
         (vec!["run", &ok, "-z", "soon"], "not a duration"),
         // Numbers that used to panic (exit 101) or pass silently.
-        (vec!["run", &ok, "--timeout", "1e20"], "the longest is 1day"),
+        (vec!["run", &ok, "--timeout", "1e20"], "is too long"),
         (vec!["run", &ok, "--timeout", "0"], "must be more than 0"),
         (vec!["run", &ok, "--timeout", "-1"], "cannot be negative"),
         (vec!["run", &ok, "--timeout", "500000000y"], "too long"),
@@ -493,7 +493,7 @@ async fn bad_input_exits_2_before_any_request() {
             vec!["run", &ok, "-z", "inf"],
             "not a finite number of seconds",
         ),
-        (vec!["run", &ok, "-z", "1e19"], "the longest is 30days"),
+        (vec!["run", &ok, "-z", "1e19"], "is too long"),
         (vec!["run", &ok, "-z", "-2"], "cannot be negative"),
         (vec!["run", &ok, "-z", "0s"], "must be more than 0"),
         (

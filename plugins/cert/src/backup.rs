@@ -10,6 +10,7 @@ use sealos_shared::archive::create::{Created, Plan, Target, create};
 use sealos_shared::archive::crypt;
 use sealos_shared::archive::index::ToolInfo;
 use sealos_shared::connection::Kube;
+use sealos_shared::flags::{RenamedFormat, format_parser};
 use sealos_shared::output::{Format, Out, Table};
 use sealos_shared::{Error, Exit, Result};
 
@@ -21,16 +22,23 @@ pub struct BackupArgs {
     /// Where to write: a directory (the archive gets a timestamped name) or a file ending in
     /// .tar.gz (.tar.gz.age when encrypted). Default: the current directory.
     #[arg(long, value_name = "DIR|FILE", conflicts_with = "s3")]
-    pub output: Option<PathBuf>,
+    pub to: Option<PathBuf>,
     /// Upload to S3 instead (standard AWS credential chain; AWS_ENDPOINT_URL for S3-compatible stores).
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     pub s3: Option<String>,
     /// Encrypt the whole archive for this age recipient (age1...); may be repeated.
     #[arg(long, value_name = "RECIPIENT")]
     pub encrypt_to: Vec<String>,
-    /// Report format (`--output` names the archive, as in `kubectl sealos backup create`).
-    #[arg(short = 'o', long = "format", value_enum, default_value_t)]
-    pub format: Format,
+    /// Report format.
+    #[arg(
+        short = 'o',
+        long,
+        default_value = "table",
+        value_parser = format_parser("-o/--output is the report format; the backup directory or file is --to")
+    )]
+    pub output: Format,
+    #[command(flatten)]
+    pub renamed: RenamedFormat,
 }
 
 impl BackupArgs {
@@ -42,11 +50,11 @@ impl BackupArgs {
             .iter()
             .map(|r| crypt::parse_recipient(r))
             .collect::<Result<Vec<_>>>()?;
-        let target = match (&self.output, &self.s3) {
-            (_, Some(url)) => Target::S3(url.parse()?),
-            (Some(path), None) => file_or_dir(path, !recipients.is_empty())?,
-            (None, None) => Target::Dir(PathBuf::from(".")),
-        };
+        let target = Target::choose(
+            self.to.as_deref(),
+            self.s3.as_deref(),
+            !recipients.is_empty(),
+        )?;
         let mut plan = Plan::new(
             sources,
             ToolInfo {
@@ -66,27 +74,6 @@ impl BackupArgs {
         }
         Ok((plan, target))
     }
-}
-
-/// `--output PATH`: a `.tar.gz`/`.tar.gz.age` name is the archive itself, anything else a directory.
-fn file_or_dir(path: &std::path::Path, encrypted: bool) -> Result<Target> {
-    let name = path.to_string_lossy();
-    // `--output json` is far more likely a mistaken `-o json` than a directory called json.
-    let is_format = ["table", "json", "yaml"].contains(&name.as_ref());
-    if is_format && !path.exists() {
-        return Err(Error::usage(format!(
-            "--output {name}: --output names the backup directory or file; for the report format use -o {name}"
-        )));
-    }
-    if name.ends_with(".tar.gz") || name.ends_with(".tar.gz.age") {
-        if name.ends_with(".age") != encrypted {
-            return Err(Error::usage(format!(
-                "--output {name}: an encrypted archive ends with .tar.gz.age, a plain one with .tar.gz"
-            )));
-        }
-        return Ok(Target::File(path.to_path_buf()));
-    }
-    Ok(Target::Dir(path.to_path_buf()))
 }
 
 /// Writes the archive; an incomplete backup is an error (exit 2) and leaves nothing marked complete.
@@ -116,8 +103,10 @@ fn render(created: &Created, out: &mut Out) -> Result<()> {
         ""
     };
     out.line(&format!(
-        "backup {} complete: {} objects, {} bytes{encrypted}",
-        s.head.name, s.head.objects, s.archive.size
+        "backup {} complete: {} objects, {}{encrypted}",
+        s.head.name,
+        s.head.objects,
+        sealos_shared::quantity::bytes(s.archive.size)
     ))?;
     out.line(&format!("  archive  {}", created.archive))?;
     out.line(&format!("  index    {}", created.index))?;
@@ -169,12 +158,29 @@ mod tests {
     fn bad_input_is_refused_before_any_request() {
         assert!(plan(&["--encrypt-to", "age1bad"], None).is_err());
         assert!(plan(&["--s3", "bucket/prefix"], None).is_err());
-        assert!(plan(&["--output", "/b/x.tar.gz.age"], None).is_err());
-        assert!(plan(&["--output", "json"], None).is_err());
+        assert!(plan(&["--to", "/b/x.tar.gz.age"], None).is_err());
         assert!(plan(&[], Some("a/b")).is_err());
         assert_eq!(
-            plan(&["--output", "/b/x.tar.gz"], None).unwrap().1,
+            plan(&["--to", "/b/x.tar.gz"], None).unwrap().1,
             Target::File(PathBuf::from("/b/x.tar.gz"))
         );
+    }
+
+    #[test]
+    fn old_spellings_exit_2_with_the_new_one() {
+        for (argv, hint) in [
+            (
+                &["x", "--output", "/b"][..],
+                "\"/b\": -o/--output is the report format; the backup directory or file is --to",
+            ),
+            (
+                &["x", "--format", "json"],
+                "--format was renamed: use -o/--output",
+            ),
+        ] {
+            let err = Cli::try_parse_from(argv).err().unwrap();
+            assert_eq!(err.exit_code(), 2, "{argv:?}");
+            assert!(err.to_string().contains(hint), "{argv:?}: {err}");
+        }
     }
 }

@@ -3,31 +3,24 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use clap::ValueEnum;
 use futures::future::try_join_all;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use sealos_shared::certs::{Assessment, Thresholds, Verdict, assess_secret, survey};
 use sealos_shared::connection::Kube;
-use sealos_shared::output::{Format, Out, Severity, Table};
+use sealos_shared::list;
+use sealos_shared::output::{Format, Out, Table};
 use sealos_shared::resources::certmanager::Certificate;
 use sealos_shared::resources::condition;
 use sealos_shared::resources::istio::Gateway;
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
 
-use crate::cluster;
+pub use sealos_shared::flags::FailOn;
 
-/// Which findings make the exit code 1.
-#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FailOn {
-    /// Warnings too (expiring within --warn-days, renewal overdue, issuance failing while Ready).
-    Warn,
-    /// Expired, critical, not ready or broken (the default).
-    #[default]
-    Error,
-}
+use crate::cluster;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct CheckArgs {
@@ -40,8 +33,9 @@ pub struct CheckArgs {
     /// Only Certificates with these labels (kubectl selector syntax); Gateway Secrets are then skipped.
     #[arg(short = 'l', long, value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// Exit 1 on warnings too, or only on errors (expired, critical, not ready, broken).
-    #[arg(long, value_enum, value_name = "LEVEL", default_value_t)]
+    /// Exit 1 on warnings too (expiring within --warn-days, renewal overdue, issuance failing
+    /// while Ready), or only on failures (expired, critical, not ready, broken).
+    #[arg(long, value_name = "LEVEL", default_value = "fail", value_parser = FailOn::parser())]
     pub fail_on: FailOn,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
@@ -116,13 +110,13 @@ pub struct Row {
 }
 
 impl CheckReport {
-    /// The exit code: 1 for errors, or for warnings too with `--fail-on warn`.
+    /// The exit code: 1 for failures, or for warnings too with `--fail-on warn`.
     pub fn exit(&self, fail_on: FailOn) -> Exit {
-        let limit = match fail_on {
-            FailOn::Warn => Severity::Warn,
-            FailOn::Error => Severity::Fail,
-        };
-        Exit::problem_if(self.items.iter().any(|r| r.assessment.severity >= limit))
+        Exit::problem_if(
+            self.items
+                .iter()
+                .any(|r| fail_on.reached_by(r.assessment.severity)),
+        )
     }
 }
 
@@ -146,9 +140,9 @@ pub async fn collect(
     let gateways: Vec<Gateway> = if selector.is_some() {
         Vec::new()
     } else {
-        match cluster::list_all(
-            &cluster::api(&kube.client, scope),
-            None,
+        match list::list_all(
+            &list::api(&kube.client, scope),
+            &ListParams::default(),
             "gateways.networking.istio.io",
         )
         .await
@@ -200,12 +194,17 @@ pub async fn collect(
             .collect();
         for ns in foreign {
             let api: Api<Certificate> = Api::namespaced(kube.client.clone(), ns);
-            let certs =
-                match cluster::list_all(&api, None, &format!("certificates in {ns:?}")).await {
-                    Ok(certs) => certs,
-                    Err(e) if cluster::is_not_found(&e) => Vec::new(),
-                    Err(e) => return Err(e),
-                };
+            let certs = match list::list_all(
+                &api,
+                &ListParams::default(),
+                &format!("certificates in {ns:?}"),
+            )
+            .await
+            {
+                Ok(certs) => certs,
+                Err(e) if cluster::is_not_found(&e) => Vec::new(),
+                Err(e) => return Err(e),
+            };
             managed.extend(
                 certs
                     .into_iter()
@@ -320,7 +319,8 @@ async fn workload_namespaces(
         let pods = &pods;
         async move {
             let what = format!("pods with labels {selector:?} in all namespaces");
-            let found = cluster::list_all(pods, Some(&selector), &what).await?;
+            let found =
+                list::list_all(pods, &ListParams::default().labels(&selector), &what).await?;
             let namespaces = found.iter().filter_map(|p| p.namespace()).collect();
             Ok::<_, Error>((selector, namespaces))
         }
@@ -507,10 +507,10 @@ mod tests {
     #[test]
     fn exit_follows_fail_on() {
         let warned = report(vec![row("a", Verdict::Warning, Some(20))]);
-        assert_eq!(warned.exit(FailOn::Error), Exit::Ok);
+        assert_eq!(warned.exit(FailOn::Fail), Exit::Ok);
         assert_eq!(warned.exit(FailOn::Warn), Exit::Problem);
         let broken = report(vec![row("a", Verdict::NotReady, None)]);
-        assert_eq!(broken.exit(FailOn::Error), Exit::Problem);
+        assert_eq!(broken.exit(FailOn::Fail), Exit::Problem);
         assert_eq!(report(vec![]).exit(FailOn::Warn), Exit::Ok);
     }
 
@@ -520,7 +520,7 @@ mod tests {
             warn_days: warn,
             crit_days: crit,
             selector: None,
-            fail_on: FailOn::Error,
+            fail_on: FailOn::Fail,
             output: Format::Table,
         };
         assert_eq!(args(30, 7).thresholds().unwrap(), Thresholds::default());

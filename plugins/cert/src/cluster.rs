@@ -1,47 +1,13 @@
-//! Reads from the cluster: paginated lists, Secrets that may be missing, the latest
-//! CertificateRequest of a Certificate. Every read retries what `retry::read` allows.
+//! Reads from the cluster: Secrets that may be missing, the latest CertificateRequest of a
+//! Certificate. Every read retries what `retry::read` allows; lists are `sealos_shared::list`.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use sealos_shared::error::{KubeContext, Result};
+use sealos_shared::list::list_all;
 use sealos_shared::resources::certmanager::{Certificate, CertificateRequest};
 use sealos_shared::retry::{self, Backoff};
-use serde::de::DeserializeOwned;
-
-/// An `Api` for one namespace, or all of them.
-pub fn api<K>(client: &Client, scope: Option<&str>) -> Api<K>
-where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-    <K as Resource>::DynamicType: Default,
-{
-    match scope {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// Every object of a list, 500 a page as kubectl reads them.
-pub async fn list_all<K>(api: &Api<K>, selector: Option<&str>, what: &str) -> Result<Vec<K>>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    let mut items = Vec::new();
-    let mut params = ListParams::default().limit(500);
-    if let Some(selector) = selector {
-        params = params.labels(selector);
-    }
-    loop {
-        let page = retry::read(Backoff::default(), || api.list(&params))
-            .await
-            .kube_context(|| format!("list {what}"))?;
-        items.extend(page.items);
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(items),
-        }
-    }
-}
 
 /// A Secret, or `None` when it does not exist.
 pub async fn secret(client: &Client, namespace: &str, name: &str) -> Result<Option<Secret>> {
@@ -59,7 +25,12 @@ pub async fn latest_request(
 ) -> Result<Option<CertificateRequest>> {
     let ns = cert.namespace().unwrap_or_default();
     let api: Api<CertificateRequest> = Api::namespaced(client.clone(), &ns);
-    let requests = list_all(&api, None, &format!("certificaterequests in {ns:?}")).await?;
+    let requests = list_all(
+        &api,
+        &ListParams::default(),
+        &format!("certificaterequests in {ns:?}"),
+    )
+    .await?;
     let name = cert.name_any();
     let uid = cert.uid();
     let revision = |r: &CertificateRequest| {

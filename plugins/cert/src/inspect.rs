@@ -3,13 +3,14 @@
 
 use jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use sealos_shared::certs::x509::parse_chain;
 use sealos_shared::certs::{
     Assessment, CertInfo, Finding, KeyCheck, Link, Thresholds, Verdict, assess_certificate,
     assess_secret, check_links,
 };
 use sealos_shared::connection::Kube;
+use sealos_shared::list;
 use sealos_shared::output::{Format, Out, Severity};
 use sealos_shared::resources::Condition;
 use sealos_shared::resources::certmanager::{Certificate, CertificateRequest};
@@ -108,10 +109,14 @@ pub async fn collect(kube: &Kube, args: &InspectArgs, now: Timestamp) -> Result<
                 })?,
         ),
         // The Certificate that writes this Secret, if any.
-        (None, Some(secret)) => cluster::list_all(&certs, None, "certificates.cert-manager.io")
-            .await?
-            .into_iter()
-            .find(|c| &c.spec.secret_name == secret),
+        (None, Some(secret)) => list::list_all(
+            &certs,
+            &ListParams::default(),
+            "certificates.cert-manager.io",
+        )
+        .await?
+        .into_iter()
+        .find(|c| &c.spec.secret_name == secret),
         (None, None) => return Err(Error::usage("name a certificate, or give --secret NAME")),
     };
     let secret_name = match (&certificate, &args.secret) {

@@ -10,7 +10,7 @@ pub mod renew;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::{Kube, KubeFlags};
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Exit, Result};
 
@@ -28,7 +28,7 @@ use sealos_shared::{Exit, Result};
         "kubectl sealos cert renew --expiring-within 7d -A",
         "kubectl sealos cert inspect dbadmin-test-tls -n ns-alice",
         "kubectl sealos cert inspect --secret wildcard-cloud-sealos-io-tls -n istio-system",
-        "kubectl sealos cert backup --output /backup/certs -A",
+        "kubectl sealos cert backup --to /backup/certs -A",
         "kubectl sealos cert backup --s3 s3://sealos-backups/certs --encrypt-to age1... -o json",
         "kubectl sealos cert completion bash > /etc/bash_completion.d/kubectl-sealos-cert",
     ]),
@@ -66,7 +66,7 @@ impl Args {
             Command::Check(c) => c.output,
             Command::Renew(r) => r.output,
             Command::Inspect(i) => i.output,
-            Command::Backup(b) => b.format,
+            Command::Backup(b) => b.output,
             Command::Completion(_) => Format::default(),
         }
     }
@@ -77,37 +77,34 @@ pub async fn run(args: Args) -> Result<Exit> {
     execute(args, &mut out).await
 }
 
-/// `run` with the output given: tests pass a buffer.
+/// `run` with the output given: tests pass a buffer. Bad input is refused before the one
+/// client is built.
 pub async fn execute(args: Args, out: &mut Out) -> Result<Exit> {
     match &args.command {
         Command::Completion(completion) => {
-            write_completion::<Args>(completion.shell, &mut std::io::stdout())
+            return write_completion::<Args>(completion.shell, out.raw());
         }
-        Command::Check(check) => {
-            // Bad input is refused before any connection.
-            check.thresholds()?;
-            let kube = args.kube.connect().await?;
-            check::run(&kube, check, out).await
-        }
-        Command::Renew(renew) => {
-            renew.validate(args.kube.all_namespaces)?;
-            let kube = args.kube.connect().await?;
-            renew::run(&kube, renew, out).await
-        }
-        Command::Inspect(inspect) => {
-            let kube = args.kube.connect().await?;
-            inspect::run(&kube, inspect, out).await
-        }
+        Command::Check(check) => drop(check.thresholds()?),
+        Command::Renew(renew) => renew.validate(args.kube.all_namespaces)?,
+        Command::Inspect(_) => {}
+        Command::Backup(backup) => drop(backup.plan(args.kube.requested_scope())?),
+    }
+    let kube = args.kube.connect().await?;
+    on_cluster(&args.command, &kube, out).await
+}
+
+/// Runs a command with the client and output given (tests pass the sandbox's and a buffer).
+pub async fn on_cluster(command: &Command, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    match command {
+        Command::Check(check) => check::run(kube, check, out).await,
+        Command::Renew(renew) => renew::run(kube, renew, out).await,
+        Command::Inspect(inspect) => inspect::run(kube, inspect, out).await,
         Command::Backup(backup) => {
             // Without -n (or with -A) every namespace, as `kubectl sealos backup create`.
-            let namespace = match (&args.kube.namespace, args.kube.all_namespaces) {
-                (Some(ns), false) => Some(ns.as_str()),
-                _ => None,
-            };
-            let (plan, target) = backup.plan(namespace)?;
-            let kube = args.kube.connect().await?;
-            backup::run(&kube, &plan, &target, out).await
+            let (plan, target) = backup.plan(kube.requested_scope())?;
+            backup::run(kube, &plan, &target, out).await
         }
+        Command::Completion(completion) => write_completion::<Args>(completion.shell, out.raw()),
     }
 }
 

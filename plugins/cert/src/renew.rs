@@ -13,7 +13,7 @@ use sealos_shared::certs::judge::backoff_until;
 use sealos_shared::certs::renew::{self, Triggered, WaitOutcome, WaitTarget};
 use sealos_shared::certs::{Thresholds, survey};
 use sealos_shared::cli::shutdown_signal;
-use sealos_shared::connection::{Kube, parse_request_timeout};
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out, Severity, Table};
 use sealos_shared::resources::certmanager::Certificate;
 use sealos_shared::resources::condition;
@@ -33,7 +33,7 @@ pub struct RenewArgs {
     #[arg(long)]
     pub not_ready: bool,
     /// Certificates that expire (by their X.509 data) within this long: "30d", "720h".
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = sealos_shared::number::positive_duration)]
     pub expiring_within: Option<Duration>,
     /// Certificates with these labels (kubectl selector syntax); combines with the flags above.
     #[arg(short = 'l', long, value_name = "SELECTOR")]
@@ -45,7 +45,7 @@ pub struct RenewArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits in all.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = sealos_shared::number::positive_duration)]
     pub timeout: Duration,
     /// The audit log (default: $XDG_STATE_HOME/kubectl-sealos/audit.jsonl).
     #[arg(long, value_name = "PATH")]
@@ -53,14 +53,6 @@ pub struct RenewArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: Format,
-}
-
-fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let duration = parse_request_timeout(text)?;
-    if duration.is_zero() {
-        return Err("must be more than zero".into());
-    }
-    Ok(duration)
 }
 
 impl RenewArgs {

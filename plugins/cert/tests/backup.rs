@@ -89,7 +89,7 @@ async fn backup_writes_a_verifiable_archive_of_the_certificates_part() {
         &[
             "backup",
             "-A",
-            "--output",
+            "--to",
             archive.to_str().unwrap(),
             "-o",
             "json",
@@ -164,13 +164,7 @@ async fn backup_writes_a_verifiable_archive_of_the_certificates_part() {
     let out = cert(
         home.path(),
         kubeconfig,
-        &[
-            "backup",
-            "-n",
-            &ns,
-            "--output",
-            dir.path().to_str().unwrap(),
-        ],
+        &["backup", "-n", &ns, "--to", dir.path().to_str().unwrap()],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -217,19 +211,38 @@ async fn bad_input_exits_2_before_any_request() {
     for args in [
         vec!["backup", "--encrypt-to", "age1notakey"],
         vec!["backup", "--s3", "bucket/prefix"],
-        vec!["backup", "--output", "json"],
         vec![
             "backup",
-            "--output",
+            "--to",
             plain.to_str().unwrap(),
             "--encrypt-to",
             "age1x",
         ],
-        vec!["backup", "--output", "a", "--s3", "s3://b/p"],
+        vec!["backup", "--to", "a", "--s3", "s3://b/p"],
     ] {
         let out = cert(home.path(), sandbox.kubeconfig_path(), &args).await;
         assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", describe(&out));
         assert!(!String::from_utf8_lossy(&out.stderr).is_empty(), "{args:?}");
+    }
+    // The old spellings: -o/--output is the report format, the archive goes --to.
+    for (args, hint) in [
+        (
+            vec!["backup", "--output", "/backup/certs"],
+            "-o/--output is the report format; the backup directory or file is --to",
+        ),
+        (
+            vec!["backup", "--format", "json"],
+            "--format was renamed: use -o/--output",
+        ),
+        (
+            vec!["check", "--fail-on", "error"],
+            "--fail-on error was renamed: use --fail-on fail",
+        ),
+    ] {
+        let out = cert(home.path(), sandbox.kubeconfig_path(), &args).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}\n{}", describe(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(hint), "{args:?}: {stderr}");
     }
     assert_eq!(sandbox.request_log().len(), mark, "no request on bad input");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use kube::ResourceExt;
 use sealos_shared::certs::{self, Thresholds, Verdict};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out, Table};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
@@ -17,7 +17,7 @@ use crate::logs::{self, ErrorGroup};
 #[derive(Args, Debug, Clone)]
 pub struct CertificatesArgs {
     /// The window of cert-manager's log to read.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::durations::window)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = sealos_shared::number::positive_duration)]
     pub since: Duration,
     /// Days before expiry from which a certificate is reported.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
@@ -58,15 +58,14 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-pub async fn run(args: &CertificatesArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
+pub async fn run(args: &CertificatesArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     if args.crit_days > args.warn_days {
         return Err(Error::usage("--crit-days must not exceed --warn-days"));
     }
     if args.since.is_zero() {
         return Err(Error::usage("--since must be more than 0"));
     }
-    let kube = flags.connect().await?;
-    let scope = flags.namespace.as_deref();
+    let scope = kube.requested_scope();
     let thresholds = Thresholds {
         warn_days: args.warn_days,
         crit_days: args.crit_days,

@@ -1,14 +1,12 @@
 //! A finding: a stable code, a level, the object it is about, what was seen and what to do.
-//! The exit code follows `--failure-threshold`, whatever `-o` is.
+//! The exit code follows `--fail-on`, whatever `-o` is.
 
-use clap::ValueEnum;
+use sealos_shared::flags::FailOn;
 use sealos_shared::output::Severity;
 use serde::Serialize;
 
-/// How bad a finding is; also the `--failure-threshold` values.
-#[derive(
-    ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize,
-)]
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Info,
@@ -26,6 +24,14 @@ impl Level {
         }
     }
 
+    /// The lowest level `--fail-on` fails on (the report's `failure_threshold`).
+    pub fn threshold(fail_on: FailOn) -> Level {
+        match fail_on {
+            FailOn::Warn => Level::Warning,
+            FailOn::Fail => Level::Error,
+        }
+    }
+
     /// The shared theme's colour for this level.
     pub fn severity(self) -> Severity {
         match self {
@@ -36,32 +42,7 @@ impl Level {
     }
 }
 
-/// The object a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Object {
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl Object {
-    pub fn new(kind: &str, namespace: Option<&str>, name: &str) -> Object {
-        Object {
-            kind: kind.to_string(),
-            namespace: namespace.map(str::to_string),
-            name: name.to_string(),
-        }
-    }
-
-    /// `kind/namespace/name`, as the table shows it.
-    pub fn display(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{}/{}/{}", self.kind.to_lowercase(), ns, self.name),
-            None => format!("{}/{}", self.kind.to_lowercase(), self.name),
-        }
-    }
-}
+pub use sealos_shared::resources::ObjectRef;
 
 /// One thing found on the way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,7 +50,7 @@ pub struct Finding {
     /// Stable, upper snake case (`ENDPOINTS_EMPTY`): scripts match on it.
     pub code: &'static str,
     pub level: Level,
-    pub object: Object,
+    pub object: ObjectRef,
     pub message: String,
     /// What to do about it.
     pub hint: String,
@@ -79,7 +60,7 @@ impl Finding {
     pub fn new(
         code: &'static str,
         level: Level,
-        object: Object,
+        object: ObjectRef,
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Finding {
@@ -113,7 +94,13 @@ mod tests {
     use super::*;
 
     fn finding(code: &'static str, level: Level) -> Finding {
-        Finding::new(code, level, Object::new("Pod", Some("ns"), "p"), "m", "h")
+        Finding::new(
+            code,
+            level,
+            ObjectRef::new("Pod", Some("ns"), "p"),
+            "m",
+            "h",
+        )
     }
 
     #[test]

@@ -5,7 +5,6 @@
 pub mod bundle;
 pub mod certificates;
 pub mod connectivity;
-pub mod durations;
 pub mod envoy;
 pub mod finding;
 pub mod list;
@@ -16,7 +15,7 @@ pub mod runbook;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::{Kube, KubeFlags};
 use sealos_shared::output::Out;
 use sealos_shared::{Exit, Result};
 
@@ -34,7 +33,7 @@ use sealos_shared::{Exit, Result};
         "kubectl sealos diag runbook list",
         "kubectl sealos diag runbook run memory-leak --threshold 256Mi --dry-run",
         "kubectl sealos diag runbook run high-error-rate --yes --reason \"5xx at 12%\"",
-        "kubectl sealos diag bundle -o /tmp/diag.tar.gz --since 1h -n ns-bob,ns-carol",
+        "kubectl sealos diag bundle --to /tmp/diag.tar.gz --since 1h -n ns-bob,ns-carol",
     ]),
 )]
 pub struct Args {
@@ -50,7 +49,7 @@ pub struct Args {
 pub enum Command {
     /// Walk a request's path to APP and give a verdict at each step.
     ///
-    /// Exit 0 when no finding reaches --failure-threshold, 1 when one does, 2 could not check.
+    /// Exit 0 when no finding reaches --fail-on, 1 when one does, 2 could not check.
     Connectivity(connectivity::ConnectivityArgs),
     /// Rank istio-proxy containers by memory and CPU against their limits; istiod's errors.
     ///
@@ -63,7 +62,8 @@ pub enum Command {
     /// The guide's emergency runbooks: plan, confirm, act, audit, report.
     #[command(subcommand)]
     Runbook(runbook::RunbookCommand),
-    /// Write a diagnostic archive (objects, events, logs, Envoy config dumps), Secrets redacted.
+    /// Write a diagnostic archive (objects, events, logs, Envoy config dumps), Secrets redacted,
+    /// to --to FILE.
     ///
     /// -n takes a comma-separated list of extra namespaces.
     Bundle(bundle::BundleArgs),
@@ -72,28 +72,36 @@ pub enum Command {
 }
 
 pub async fn run(args: Args) -> Result<Exit> {
-    let color = args.global.color;
-    match &args.command {
-        Command::Connectivity(c) => {
-            let mut out = Out::stdout(c.output, color);
-            connectivity::run(c, &args.kube, &mut out).await
+    let format = match &args.command {
+        Command::Connectivity(c) => c.output,
+        Command::Performance(p) => p.output,
+        Command::Certificates(c) => c.output,
+        Command::Runbook(runbook::RunbookCommand::Run(r)) => r.output,
+        Command::Runbook(runbook::RunbookCommand::List(list)) => {
+            let mut out = Out::stdout(list.output, args.global.color);
+            return runbook::list_runbooks(&mut out);
         }
-        Command::Performance(p) => {
-            let mut out = Out::stdout(p.output, color);
-            performance::run(p, &args.kube, &mut out).await
-        }
-        Command::Certificates(c) => {
-            let mut out = Out::stdout(c.output, color);
-            certificates::run(c, &args.kube, &mut out).await
-        }
-        Command::Runbook(r) => runbook::run(r, &args.kube, color).await,
-        Command::Bundle(b) => {
-            let mut out = Out::stdout(sealos_shared::output::Format::Table, color);
-            bundle::run(b, &args.kube, &mut out).await
-        }
+        Command::Bundle(b) => b.output,
         Command::Completion(completion) => {
-            write_completion::<Args>(completion.shell, &mut std::io::stdout())
+            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
         }
+    };
+    let mut out = Out::stdout(format, args.global.color);
+    let kube = args.kube.connect().await?;
+    execute(&args.command, &kube, &mut out).await
+}
+
+/// Runs a command that needs the cluster, with the client and output given (tests pass the
+/// sandbox's client and a buffer).
+pub async fn execute(command: &Command, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    match command {
+        Command::Connectivity(c) => connectivity::run(c, kube, out).await,
+        Command::Performance(p) => performance::run(p, kube, out).await,
+        Command::Certificates(c) => certificates::run(c, kube, out).await,
+        Command::Runbook(runbook::RunbookCommand::Run(r)) => runbook::run(r, kube, out).await,
+        Command::Runbook(runbook::RunbookCommand::List(_)) => runbook::list_runbooks(out),
+        Command::Bundle(b) => bundle::run(b, kube, out).await,
+        Command::Completion(completion) => write_completion::<Args>(completion.shell, out.raw()),
     }
 }
 
@@ -116,8 +124,8 @@ mod tests {
             "app-test",
             "-n",
             "ns-bob",
-            "--failure-threshold",
-            "warning",
+            "--fail-on",
+            "warn",
             "-o",
             "json",
         ])
@@ -126,14 +134,17 @@ mod tests {
         let Command::Connectivity(c) = args.command else {
             panic!("not connectivity");
         };
-        assert_eq!(c.failure_threshold, finding::Level::Warning);
-        assert!(
-            Args::try_parse_from(["x", "connectivity", "a", "--failure-threshold", "fatal"])
-                .is_err()
-        );
+        assert_eq!(c.fail_on, sealos_shared::flags::FailOn::Warn);
+        assert!(Args::try_parse_from(["x", "connectivity", "a", "--fail-on", "fatal"]).is_err());
         let args =
-            Args::try_parse_from(["x", "bundle", "-o", "/tmp/x.tar.gz", "-n", "a,b"]).unwrap();
+            Args::try_parse_from(["x", "bundle", "--to", "/tmp/x.tar.gz", "-n", "a,b"]).unwrap();
         assert!(matches!(args.command, Command::Bundle(_)));
+        // One duration rule everywhere: a bare number is seconds.
+        let args = Args::try_parse_from(["x", "performance", "--since", "30"]).unwrap();
+        let Command::Performance(p) = args.command else {
+            panic!("not performance");
+        };
+        assert_eq!(p.since, std::time::Duration::from_secs(30));
         for bad in [
             ["x", "runbook", "run", "memory-leak", "--timeout", "1e20"],
             ["x", "runbook", "run", "memory-leak", "--pause", "inf"],

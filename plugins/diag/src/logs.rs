@@ -10,7 +10,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, LogParams};
 use kube::{Api, Client, ResourceExt};
-use sealos_shared::error::{KubeContext, Result};
+use sealos_shared::Result;
+use sealos_shared::list;
 use sealos_shared::retry::{self, Backoff};
 use serde::Serialize;
 
@@ -46,15 +47,18 @@ pub async fn read_bounded(
     notes: &mut Vec<String>,
 ) -> Result<Vec<ContainerLog>> {
     let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let mut params = ListParams::default().limit(500);
+    let mut params = ListParams::default();
     if !selector.is_empty() {
         params = params.labels(selector);
     }
-    let pods = retry::read(Backoff::default(), || api.list(&params))
-        .await
-        .kube_context(|| format!("list pods {selector:?} in {namespace:?}"))?;
+    let pods = list::list_all(
+        &api,
+        &params,
+        &format!("pods {selector:?} in {namespace:?}"),
+    )
+    .await?;
     let mut out = Vec::new();
-    for pod in pods.items {
+    for pod in pods {
         let name = pod.name_any();
         let container = main_container(&pod);
         let params = LogParams {

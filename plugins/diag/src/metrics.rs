@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use kube::{Api, Client, ResourceExt};
-use sealos_shared::error::{KubeContext, Result};
+use kube::api::{ApiResource, GroupVersionKind, ListParams};
+use kube::{Client, ResourceExt};
+use sealos_shared::Result;
+use sealos_shared::list;
 use sealos_shared::quantity::Quantity;
-use sealos_shared::retry::{self, Backoff};
 use serde::Serialize;
 
 /// One container's usage and limits.
@@ -45,16 +45,15 @@ pub async fn usage(
     notes: &mut Vec<String>,
 ) -> Result<BTreeMap<(String, String, String), (Quantity, Quantity)>> {
     let resource = pod_metrics_resource();
-    let api: Api<DynamicObject> = match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
-    };
-    let params = ListParams::default();
-    let list = retry::read(Backoff::default(), || api.list(&params))
-        .await
-        .kube_context(|| "list pods.metrics.k8s.io (is metrics-server installed?)")?;
+    let api = list::dynamic_api(client, namespace, &resource);
+    let items = list::list_all(
+        &api,
+        &ListParams::default(),
+        "pods.metrics.k8s.io (is metrics-server installed?)",
+    )
+    .await?;
     let mut out = BTreeMap::new();
-    for item in list.items {
+    for item in items {
         let ns = item.namespace().unwrap_or_default();
         let pod = item.name_any();
         for container in item.data["containers"].as_array().into_iter().flatten() {

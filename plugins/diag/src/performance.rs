@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 use k8s_openapi::api::core::v1::Pod;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out, Severity, Table};
 use sealos_shared::{Exit, Result};
 use serde::Serialize;
@@ -18,7 +18,7 @@ use crate::metrics::{self, ContainerUsage};
 #[derive(Args, Debug, Clone)]
 pub struct PerformanceArgs {
     /// The window of istiod's log to read ("10m", "1h").
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = crate::durations::window)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = sealos_shared::number::positive_duration)]
     pub since: Duration,
     /// A proxy at or above this share of its memory limit is a problem (percent).
     #[arg(long, value_name = "PERCENT", default_value_t = 90)]
@@ -48,17 +48,16 @@ pub struct Report {
     pub problem: bool,
 }
 
-pub async fn run(args: &PerformanceArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
+pub async fn run(args: &PerformanceArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     if args.since.is_zero() {
         return Err(sealos_shared::Error::usage("--since must be more than 0"));
     }
-    let kube = flags.connect().await?;
     let client = &kube.client;
     // The guide looks at every namespace; -n narrows the proxy ranking.
-    let scope = flags.namespace.as_deref();
+    let scope = kube.requested_scope();
     let mut notes = Vec::new();
     let usage = metrics::usage(client, scope, &mut notes).await?;
-    let pods: Vec<Pod> = crate::list::all::<Pod>(client, scope, None).await?;
+    let pods: Vec<Pod> = sealos_shared::list::in_scope::<Pod>(client, scope, None).await?;
     let mut proxies = metrics::join(&usage, &pods, |_, c| c == SIDECAR);
     proxies.sort_by(|a, b| {
         b.memory_bytes
@@ -75,7 +74,8 @@ pub async fn run(args: &PerformanceArgs, flags: &KubeFlags, out: &mut Out) -> Re
     } else {
         usage.clone()
     };
-    let system_pods = crate::list::all::<Pod>(client, Some("istio-system"), None).await?;
+    let system_pods =
+        sealos_shared::list::in_scope::<Pod>(client, Some("istio-system"), None).await?;
     let mut control_plane =
         metrics::join(&system_usage, &system_pods, |ns, _| ns == "istio-system");
     control_plane.sort_by_key(|c| std::cmp::Reverse(c.memory_bytes));

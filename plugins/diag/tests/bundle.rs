@@ -58,7 +58,7 @@ async fn the_bundle_holds_what_it_says_and_no_secret_values() {
     let file_arg = file.display().to_string();
     let args = [
         "bundle",
-        "-o",
+        "--to",
         &file_arg,
         "-n",
         "ns-bob",
@@ -155,7 +155,7 @@ async fn the_bundle_holds_what_it_says_and_no_secret_values() {
     let full_arg = full.display().to_string();
     let args = [
         "bundle",
-        "-o",
+        "--to",
         &full_arg,
         "--include-secrets",
         "--max-envoy-pods",
@@ -176,7 +176,7 @@ async fn the_bundle_holds_what_it_says_and_no_secret_values() {
     let small_arg = small.display().to_string();
     let args = [
         "bundle",
-        "-o",
+        "--to",
         &small_arg,
         "--max-size",
         "4Ki",
@@ -214,6 +214,11 @@ async fn the_bundle_holds_what_it_says_and_no_secret_values() {
             &["bundle", "--log-limit", "0"][..],
             "--log-limit must be more than 0",
         ),
+        // -o is the format, as everywhere: the old `-o FILE` is refused with the new flag.
+        (
+            &["bundle", "-o", "/tmp/diag.tar.gz"][..],
+            "\"/tmp/diag.tar.gz\": -o is the output format; the bundle file is --to FILE",
+        ),
     ] {
         let output = binary(&sandbox, home.path(), args);
         let what = describe(args, &output);
@@ -236,7 +241,7 @@ async fn envoy_config_dumps_come_through_the_port_forward() {
     let file_arg = file.display().to_string();
     let args = [
         "bundle",
-        "-o",
+        "--to",
         &file_arg,
         "-n",
         "ns-carol",
@@ -399,7 +404,7 @@ stringData:
     let bundle_arg = bundle.display().to_string();
     let args = [
         "bundle",
-        "-o",
+        "--to",
         &bundle_arg,
         "-n",
         "ns-bob",
@@ -488,7 +493,7 @@ stringData:
     let plain_arg = plain.display().to_string();
     let args = [
         "bundle",
-        "-o",
+        "--to",
         &plain_arg,
         "-n",
         "ns-bob",

@@ -224,7 +224,7 @@ async fn the_binary_exits_by_threshold_whatever_the_output() {
     assert_eq!(code, Some(0), "{what}");
     assert!(what.contains("ENVOY_UNREACHABLE"), "{what}");
     for format in ["table", "json"] {
-        let (code, what, output) = run(&["--failure-threshold", "warning", "-o", format]);
+        let (code, what, output) = run(&["--fail-on", "warn", "-o", format]);
         assert_eq!(code, Some(1), "{what}");
         if format == "json" {
             let report: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -234,8 +234,21 @@ async fn the_binary_exits_by_threshold_whatever_the_output() {
             assert_eq!(report["failed"], true);
         }
     }
-    let (code, what, _) = run(&["--failure-threshold", "fatal"]);
+    let (code, what, _) = run(&["--fail-on", "fatal"]);
     assert_eq!(code, Some(2), "{what}");
+    // The old name is refused with the new one, whatever its value.
+    for old in [
+        &["--failure-threshold", "warning"][..],
+        &["--failure-threshold"],
+    ] {
+        let (code, what, output) = run(old);
+        assert_eq!(code, Some(2), "{what}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("--failure-threshold was renamed: use --fail-on warn|fail"),
+            "{what}"
+        );
+    }
     let args = ["connectivity", "Bad_Name"];
     let output = binary(&sandbox, home.path(), &args);
     assert_eq!(

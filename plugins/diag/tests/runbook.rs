@@ -66,7 +66,13 @@ async fn run(sandbox: &Sandbox, argv: &[&str]) -> (sealos_shared::Result<Exit>, 
     let (args, flags) = parse(sandbox, argv);
     let buffer = Buffer::default();
     let mut out = Out::to_writer(Box::new(buffer.clone()), Format::Json);
-    let exit = runbook::run_one(&args, &flags, &mut out, &mut NoTerminal).await;
+    let exit = runbook::run_one(
+        &args,
+        &flags.connect().await.unwrap(),
+        &mut out,
+        &mut NoTerminal,
+    )
+    .await;
     let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     let report = serde_json::from_str(&text).unwrap_or(Value::Null);
     (exit, report)
@@ -800,7 +806,7 @@ async fn a_person_answering_no_stops_it_and_yes_lets_it_act() {
     let mark = sandbox.request_log().len();
     let mut out = Out::to_writer(Box::new(Buffer::default()), Format::Json);
     let mut no = Person(false, 0);
-    let err = runbook::run_one(&args, &flags, &mut out, &mut no)
+    let err = runbook::run_one(&args, &flags.connect().await.unwrap(), &mut out, &mut no)
         .await
         .unwrap_err();
     assert_eq!(no.1, 1);
@@ -808,7 +814,7 @@ async fn a_person_answering_no_stops_it_and_yes_lets_it_act() {
     assert_eq!(writes(&sandbox, mark), Vec::<String>::new());
 
     let mut yes = Person(true, 0);
-    let exit = runbook::run_one(&args, &flags, &mut out, &mut yes)
+    let exit = runbook::run_one(&args, &flags.connect().await.unwrap(), &mut out, &mut yes)
         .await
         .unwrap();
     assert_eq!(exit, Exit::Ok);
@@ -838,7 +844,7 @@ async fn run_confirmed(
     let (args, flags) = parse(sandbox, argv);
     let buffer = Buffer::default();
     let mut out = Out::to_writer(Box::new(buffer.clone()), Format::Json);
-    let exit = runbook::run_one(&args, &flags, &mut out, confirm).await;
+    let exit = runbook::run_one(&args, &flags.connect().await.unwrap(), &mut out, confirm).await;
     let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
     (exit, serde_json::from_str(&text).unwrap_or(Value::Null))
 }

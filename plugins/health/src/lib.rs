@@ -3,12 +3,11 @@
 
 pub mod check;
 pub mod monitor;
-pub mod prometheus_flags;
 pub mod rules;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::{Kube, KubeFlags};
 use sealos_shared::output::Out;
 use sealos_shared::{Exit, Result};
 
@@ -58,25 +57,35 @@ pub enum Command {
 }
 
 pub async fn run(args: Args) -> Result<Exit> {
-    match &args.command {
-        None => {
-            let mut out = Out::stdout(args.check.output, args.global.color);
-            check::run(&args.check, &args.kube, &mut out).await
-        }
-        Some(Command::Check(check)) => {
-            let mut out = Out::stdout(check.output, args.global.color);
-            check::run(check, &args.kube, &mut out).await
-        }
-        Some(Command::Monitor(monitor)) => {
-            let mut out = Out::stdout(monitor.output, args.global.color);
-            monitor::run(monitor, &args.kube, &mut out).await
-        }
-        Some(Command::Rules(rules)) => {
-            let mut out = Out::stdout(rules.output.into(), args.global.color);
-            rules::run(rules, &args.kube, &mut out).await
-        }
+    // Bad input is refused before the client is built; a command that needs no cluster
+    // (rules without --apply, Prometheus by URL) runs without a kubeconfig.
+    let (format, needs_cluster) = match &args.command {
+        None => (args.check.output, check::needs_cluster(&args.check)?),
+        Some(Command::Check(check)) => (check.output, check::needs_cluster(check)?),
+        Some(Command::Monitor(monitor)) => (monitor.output, monitor.needs_cluster()),
+        Some(Command::Rules(rules)) => (rules.output.into(), rules.apply),
         Some(Command::Completion(completion)) => {
-            write_completion::<Args>(completion.shell, &mut std::io::stdout())
+            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
+        }
+    };
+    let mut out = Out::stdout(format, args.global.color);
+    let kube = match needs_cluster {
+        true => Some(args.kube.connect().await?),
+        false => None,
+    };
+    execute(&args, kube.as_ref(), &mut out).await
+}
+
+/// Runs the command with the client (if it needs one) and output given: tests pass the
+/// sandbox's client and a buffer.
+pub async fn execute(args: &Args, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
+    match &args.command {
+        None => check::run(&args.check, kube, out).await,
+        Some(Command::Check(check)) => check::run(check, kube, out).await,
+        Some(Command::Monitor(monitor)) => monitor::run(monitor, kube, out).await,
+        Some(Command::Rules(rules)) => rules::run(rules, kube, out).await,
+        Some(Command::Completion(completion)) => {
+            write_completion::<Args>(completion.shell, out.raw())
         }
     }
 }

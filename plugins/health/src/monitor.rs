@@ -19,15 +19,14 @@ use std::time::Duration;
 
 use clap::Args;
 use jiff::Timestamp;
-use sealos_shared::alert::{SlackWebhook, Syslog, SyslogFormat};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::alert::{SlackFlags, Syslog, SyslogFormat};
+use sealos_shared::connection::Kube;
 use sealos_shared::number;
 use sealos_shared::output::{Format, Out};
-use sealos_shared::retry::Backoff;
 use sealos_shared::traffic::{NoDataPolicy, TrafficSpec};
 use sealos_shared::{Error, Exit, Result};
 
-use crate::prometheus_flags::PrometheusFlags;
+use sealos_shared::prometheus_flags::PrometheusFlags;
 
 pub use alerts::{BLIND_KEY, alerts_of, measured};
 pub use deliver::{MAX_DEADLINE, Sinks, deadline_for};
@@ -80,14 +79,8 @@ pub struct MonitorArgs {
     /// sent, and every --once run fires every bad alert and resolves none.
     #[arg(long, value_name = "FILE|configmap/NS/NAME")]
     pub state: Option<StateLocation>,
-    /// Slack incoming webhook URL (never printed or logged).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "SLACK_WEBHOOK_URL",
-        hide_env_values = true
-    )]
-    pub slack_webhook: Option<WebhookUrl>,
+    #[command(flatten)]
+    pub slack: SlackFlags,
     /// The syslog socket (a Unix datagram socket).
     #[arg(long, value_name = "PATH", default_value = "/dev/log")]
     pub syslog_socket: PathBuf,
@@ -102,23 +95,6 @@ pub struct MonitorArgs {
     /// table: lines for people; json: one JSON document per round (JSON lines).
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: Format,
-}
-
-/// The webhook URL: a secret, so its Debug form (and anything printing the arguments) hides it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WebhookUrl(pub String);
-
-impl std::fmt::Debug for WebhookUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookUrl(<redacted>)")
-    }
-}
-
-impl std::str::FromStr for WebhookUrl {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Ok(WebhookUrl(s.to_string()))
-    }
 }
 
 fn parse_matcher(text: &str) -> Result<(String, String), String> {
@@ -137,6 +113,12 @@ fn parse_matcher(text: &str) -> Result<(String, String), String> {
 }
 
 impl MonitorArgs {
+    /// Whether Prometheus or the state is reached through the cluster.
+    pub fn needs_cluster(&self) -> bool {
+        self.prometheus.needs_cluster()
+            || matches!(self.state, Some(StateLocation::ConfigMap { .. }))
+    }
+
     pub fn validate(&self) -> Result<()> {
         if !(0.0..=1.0).contains(&self.error_rate) {
             return Err(Error::usage(format!(
@@ -173,15 +155,10 @@ impl MonitorArgs {
     }
 }
 
-pub async fn run(args: &MonitorArgs, kube: &KubeFlags, out: &mut Out) -> Result<Exit> {
+/// `kube` is `None` only when [`MonitorArgs::needs_cluster`] says so.
+pub async fn run(args: &MonitorArgs, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
     args.validate()?;
-    let slack = match &args.slack_webhook {
-        Some(WebhookUrl(url)) if !url.is_empty() => Some(
-            SlackWebhook::new(url, Duration::from_secs(10), Backoff::default())
-                .map_err(|e| Error::usage(format!("--slack-webhook: {e}")))?,
-        ),
-        _ => None,
-    };
+    let slack = args.slack.webhook()?;
     let syslog = (!args.no_syslog).then(|| Syslog::new(&args.syslog_socket, args.syslog_format));
     // Read before anything is sent: a state that cannot be used is exit 2, not a fresh start.
     let (mut store, saved) = match &args.state {
@@ -191,7 +168,7 @@ pub async fn run(args: &MonitorArgs, kube: &KubeFlags, out: &mut Out) -> Result<
         }
         None => (None, None),
     };
-    let prom = args.prometheus.connect(kube).await?;
+    let prom = args.prometheus.client(kube)?;
     // With --once there is no next round to count failures in: one failure is enough to alert.
     let max_failures = if args.once {
         1
@@ -299,7 +276,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            cli.monitor.slack_webhook.as_ref().unwrap().0,
+            cli.monitor.slack.slack_webhook.as_deref().unwrap(),
             "https://hooks.slack.com/services/T/B/SECRET"
         );
         assert!(!format!("{cli:?}").contains("SECRET"));

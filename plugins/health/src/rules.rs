@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use sealos_shared::audit::{AuditLog, ObjectRef, Record};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::error::KubeContext;
 use sealos_shared::output::{Format, Out};
 use sealos_shared::prometheus::quote;
@@ -221,15 +221,15 @@ fn api_resource() -> ApiResource {
     )
 }
 
-pub async fn run(args: &RulesArgs, kube_flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
+/// Prints the rule, or with --apply (`kube` given) applies it.
+pub async fn run(args: &RulesArgs, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
     args.validate()?;
     let rule = prometheus_rule(args);
-    if !args.apply {
+    let Some(kube) = kube.filter(|_| args.apply) else {
         out.data(&rule)?;
         return Ok(Exit::Ok);
-    }
+    };
     let audit = AuditLog::new(args.audit_log.as_deref())?;
-    let kube = kube_flags.connect().await?;
     let api: Api<DynamicObject> =
         Api::namespaced_with(kube.client.clone(), &args.rule_namespace, &api_resource());
     let object: DynamicObject = serde_json::from_value(rule.clone())

@@ -45,7 +45,8 @@ async fn check(sandbox: &Sandbox, extra: &[&str]) -> Report {
     ];
     argv.extend_from_slice(extra);
     let args = kubectl_sealos_health::Args::try_parse_from(argv).unwrap();
-    check::check(&args.check, &args.kube).await.unwrap()
+    let kube = args.kube.connect().await.unwrap();
+    check::check(&args.check, Some(&kube)).await.unwrap()
 }
 
 fn problems(report: &Report) -> Vec<String> {

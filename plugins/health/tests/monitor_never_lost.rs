@@ -461,7 +461,9 @@ async fn the_in_cluster_monitor_keeps_its_state_in_a_configmap() {
         ..KubeFlags::default()
     };
     let location: StateLocation = "configmap/monitoring/sealos-monitor".parse().unwrap();
-    let (mut store, loaded) = StateStore::open(&location, &flags).await.unwrap();
+    let (mut store, loaded) = StateStore::open(&location, Some(&flags.connect().await.unwrap()))
+        .await
+        .unwrap();
     let mut loaded = loaded.unwrap();
     kubectl(&[
         "patch",

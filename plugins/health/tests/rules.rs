@@ -117,7 +117,7 @@ fn non_finite_thresholds_and_endless_durations_exit_2() {
         ),
         (
             &["check", "--request-timeout", "10000000000000000000"],
-            "invalid timeout",
+            "is too long",
         ),
     ] {
         let (code, _, stderr) = run_binary(args, &[]);

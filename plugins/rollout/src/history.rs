@@ -2,8 +2,7 @@
 
 use clap::Args;
 use kube::Api;
-use sealos_shared::cli::GlobalFlags;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Out, Table};
 use sealos_shared::retry::Backoff;
 use sealos_shared::traffic_shift::{Entry, Setting, read, valid_name};
@@ -38,7 +37,7 @@ pub struct HistoryReport {
     pub unreadable: bool,
 }
 
-pub async fn run(global: &GlobalFlags, kube: &KubeFlags, args: HistoryArgs) -> Result<Exit> {
+pub async fn run(args: &HistoryArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     if !valid_name(&args.component) {
         return Err(Error::usage(format!(
             "unknown component {:?}: not a valid Deployment name",
@@ -46,8 +45,7 @@ pub async fn run(global: &GlobalFlags, kube: &KubeFlags, args: HistoryArgs) -> R
         )));
     }
     let namespace = controller_namespace(kube)?;
-    let client = kube.connect().await?;
-    let api = Api::namespaced(client.client.clone(), &namespace);
+    let api = Api::namespaced(kube.client.clone(), &namespace);
     let current = read(
         &api,
         &args.component,
@@ -62,8 +60,7 @@ pub async fn run(global: &GlobalFlags, kube: &KubeFlags, args: HistoryArgs) -> R
         entries: current.history.entries.clone(),
         unreadable: current.history.unreadable,
     };
-    let mut out = Out::stdout(args.output.output, global.color);
-    render(&mut out, &report)?;
+    render(out, &report)?;
     Ok(Exit::Ok)
 }
 

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use sealos_shared::cli::{CompletionArgs, GlobalFlags, examples, write_completion};
-use sealos_shared::connection::KubeFlags;
-use sealos_shared::output::Format;
+use sealos_shared::connection::{Kube, KubeFlags};
+use sealos_shared::output::{Format, Out};
 use sealos_shared::{Exit, Result};
 
 pub use history::HistoryArgs;
@@ -82,7 +82,7 @@ pub struct MutationFlags {
     #[arg(long)]
     pub dry_run: bool,
     /// How long to wait for the rollouts ("300s", "5m"; 0 waits for ever).
-    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = sealos_shared::number::duration_or_zero)]
     pub timeout: Duration,
     /// Return once the change is written, without waiting for the rollout.
     #[arg(long)]
@@ -95,42 +95,47 @@ pub struct MutationFlags {
     pub container: Option<String>,
 }
 
-/// A duration: a bare number is seconds, else "10m", "90s".
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    sealos_shared::number::duration(text, Duration::ZERO, sealos_shared::number::MAX_DURATION)
-        .map_err(|why| format!("invalid duration: {why}"))
-}
-
 /// The namespace the controllers are looked for in: `-n`, else `sealos-system` (not the
 /// context's namespace: the controllers live there whatever the context says). `-A` is refused:
 /// a change must name the namespace it acts in.
-pub fn controller_namespace(kube: &KubeFlags) -> Result<String> {
+pub fn controller_namespace(kube: &Kube) -> Result<String> {
     if kube.all_namespaces {
         return Err(sealos_shared::Error::usage(
             "rollout works in one namespace: use -n NAMESPACE (default sealos-system), not -A",
         ));
     }
     Ok(kube
-        .namespace
+        .requested_namespace
         .clone()
         .unwrap_or_else(|| sealos_shared::traffic_shift::NAMESPACE.to_string()))
 }
 
 pub async fn run(args: Args) -> Result<Exit> {
-    let Args {
-        global,
-        kube,
-        command,
-    } = args;
-    match command {
-        Command::Status(a) => status::run(&global, &kube, a).await,
-        Command::Set(a) => shift::run_set(&global, &kube, a).await,
-        Command::Rollback(a) => shift::run_rollback(&global, &kube, a).await,
-        Command::History(a) => history::run(&global, &kube, a).await,
-        Command::Plan(a) => plan::run(&global, &kube, a).await,
+    let output = match &args.command {
+        Command::Status(a) => &a.output,
+        Command::Set(a) => &a.output,
+        Command::Rollback(a) => &a.output,
+        Command::History(a) => &a.output,
+        Command::Plan(a) => &a.output,
         Command::Completion(completion) => {
-            write_completion::<Args>(completion.shell, &mut std::io::stdout())
+            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
         }
+    };
+    let mut out = Out::stdout(output.output, args.global.color);
+    let kube = args.kube.connect().await?;
+    execute(&args.command, &kube, &mut out).await
+}
+
+/// Runs a command with the client and output given: the one place commands get them (tests
+/// pass the sandbox's client and a buffer).
+pub async fn execute(command: &Command, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    match command {
+        Command::Status(a) => status::run(a, kube, out).await,
+        Command::Set(a) => shift::run_set(a, kube, out).await,
+        Command::Rollback(a) => shift::run_rollback(a, kube, out).await,
+        Command::History(a) => history::run(a, kube, out).await,
+        Command::Plan(a) => plan::run(a, kube, out).await,
+        Command::Completion(completion) => write_completion::<Args>(completion.shell, out.raw()),
     }
 }
 

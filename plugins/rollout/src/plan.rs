@@ -7,18 +7,19 @@
 use std::time::Duration;
 
 use clap::Args;
-use sealos_shared::alert::{Alert, Urgency};
+use sealos_shared::alert::{Alert, SlackFlags, Urgency};
 use sealos_shared::audit::AuditLog;
-use sealos_shared::cli::{GlobalFlags, shutdown_signal};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::cli::shutdown_signal;
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Out, Severity, Table};
 use sealos_shared::prometheus::Prometheus;
+use sealos_shared::prometheus_flags::PrometheusFlags;
 use sealos_shared::traffic::{self, NoDataPolicy, TrafficReport, TrafficSpec, Verdict};
 use sealos_shared::traffic_shift::{Change, Outcome, Percent, Setting, Shifter, valid_name};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
 
-use crate::{OutputFlags, PLUGIN, controller_namespace, parse_duration};
+use crate::{OutputFlags, PLUGIN, controller_namespace};
 
 /// `plan COMPONENT --steps ... --pause ...`.
 #[derive(Args, Debug, Clone)]
@@ -35,13 +36,13 @@ pub struct PlanArgs {
     )]
     pub steps: Vec<String>,
     /// How long each step carries traffic before it is judged.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = sealos_shared::number::duration_or_zero)]
     pub pause: Duration,
     /// Start at this step (1 = the first of --steps): how an interrupted plan resumes.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub from_step: usize,
     /// The traffic window judged after each step (default: the pause).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = sealos_shared::number::duration_or_zero)]
     pub window: Option<Duration>,
     /// A 5xx ratio above this is a breach (0.05 = 5%).
     #[arg(long, value_name = "RATIO", default_value_t = 0.05)]
@@ -61,21 +62,13 @@ pub struct PlanArgs {
     /// The destination service whose traffic is judged (default: the component's name).
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
-    /// Prometheus's URL (default: through the API server to the service below).
-    #[arg(long, value_name = "URL")]
-    pub prometheus_url: Option<String>,
-    /// Prometheus's Service, reached through the API server's service proxy: NAMESPACE/NAME:PORT.
-    #[arg(
-        long,
-        value_name = "NS/NAME:PORT",
-        default_value = "monitoring/prometheus:9090"
-    )]
-    pub prometheus_service: String,
+    #[command(flatten)]
+    pub prometheus: PrometheusFlags,
     /// Why: recorded with each step in the history, audit log and Events.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
     /// How long to wait for each step's rollout (0 waits for ever).
-    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "300s", value_parser = sealos_shared::number::duration_or_zero)]
     pub timeout: Duration,
     /// The audit log (default: $XDG_STATE_HOME/kubectl-sealos/audit.jsonl).
     #[arg(long, value_name = "PATH")]
@@ -83,14 +76,9 @@ pub struct PlanArgs {
     /// The container holding NETWORKING_MODE / ISTIO_PERCENTAGE (default: the one declaring them).
     #[arg(long, value_name = "NAME")]
     pub container: Option<String>,
-    /// Post a breach and its rollback to this Slack incoming webhook (never printed).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "SLACK_WEBHOOK_URL",
-        hide_env_values = true
-    )]
-    pub slack_webhook: Option<String>,
+    /// Where a breach and its rollback are posted.
+    #[command(flatten)]
+    pub slack: SlackFlags,
     #[command(flatten)]
     pub output: OutputFlags,
 }
@@ -216,19 +204,6 @@ fn validate(args: &PlanArgs, namespace: &str) -> Result<Validated> {
     })
 }
 
-fn prometheus(args: &PlanArgs, client: kube::Client) -> Result<Prometheus> {
-    if let Some(url) = &args.prometheus_url {
-        return Prometheus::direct(url, Duration::from_secs(30)).map_err(Error::usage);
-    }
-    let (namespace, service) = args.prometheus_service.split_once('/').ok_or_else(|| {
-        Error::usage(format!(
-            "--prometheus-service {:?} is not NAMESPACE/NAME:PORT",
-            args.prometheus_service
-        ))
-    })?;
-    Ok(Prometheus::service_proxy(client, namespace, service))
-}
-
 /// How to resume, for the interrupted and failed endings.
 fn resume_hint(args: &PlanArgs, step: usize) -> String {
     let steps: Vec<String> = args.steps.iter().map(|s| s.trim().to_string()).collect();
@@ -243,10 +218,9 @@ fn resume_hint(args: &PlanArgs, step: usize) -> String {
     )
 }
 
-pub async fn run(global: &GlobalFlags, kube: &KubeFlags, args: PlanArgs) -> Result<Exit> {
-    let report = plan(kube, &args).await?;
-    let mut out = Out::stdout(args.output.output, global.color);
-    render(&mut out, &report)?;
+pub async fn run(args: &PlanArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    let report = plan(kube, args).await?;
+    render(out, &report)?;
     Ok(report.exit())
 }
 
@@ -262,18 +236,14 @@ impl PlanReport {
     }
 }
 
-/// Validates, connects, runs the plan and notifies; returns the report without printing it.
-pub async fn plan(kube: &KubeFlags, args: &PlanArgs) -> Result<PlanReport> {
+/// Validates, runs the plan and notifies; returns the report without printing it.
+pub async fn plan(kube: &Kube, args: &PlanArgs) -> Result<PlanReport> {
     let namespace = controller_namespace(kube)?;
     let plan = validate(args, &namespace)?;
-    let slack = match args.slack_webhook.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => Some(crate::notify::slack(url)?),
-        None => None,
-    };
+    let slack = args.slack.webhook()?;
     let audit = AuditLog::new(args.audit_log.as_deref())?;
-    let kube = kube.connect().await?;
-    let prom = prometheus(args, kube.client.clone())?;
-    let shifter = Shifter::new(&kube, &namespace, PLUGIN, audit);
+    let prom = args.prometheus.client(Some(kube))?;
+    let shifter = Shifter::new(kube, &namespace, PLUGIN, audit);
     let report = execute(&shifter, args, &plan, &prom).await?;
     if let (Some(slack), PlanResult::RolledBack | PlanResult::Blind) = (&slack, report.result) {
         let alert = Alert::firing(
@@ -629,7 +599,7 @@ mod tests {
             "kubectl sealos rollout plan terminal-controller --steps 10,50,100 --pause 1m30s --from-step 2"
         );
         assert_eq!(
-            crate::parse_duration("1m30s").unwrap(),
+            sealos_shared::number::duration_or_zero("1m30s").unwrap(),
             Duration::from_secs(90)
         );
     }

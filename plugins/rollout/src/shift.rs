@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use clap::Args;
+use sealos_shared::alert::SlackFlags;
 use sealos_shared::audit::AuditLog;
-use sealos_shared::cli::GlobalFlags;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Out, Severity, Table};
 use sealos_shared::traffic_shift::{
     Change, Current, Observer, Outcome, Percent, RolloutState, Setting, Shifted, Shifter,
@@ -43,14 +43,9 @@ pub struct RollbackArgs {
     pub all: bool,
     #[command(flatten)]
     pub mutation: MutationFlags,
-    /// Post what was rolled back to this Slack incoming webhook (never printed).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "SLACK_WEBHOOK_URL",
-        hide_env_values = true
-    )]
-    pub slack_webhook: Option<String>,
+    /// Where what was rolled back is posted.
+    #[command(flatten)]
+    pub slack: SlackFlags,
     #[command(flatten)]
     pub output: OutputFlags,
 }
@@ -102,29 +97,20 @@ impl ShiftReport {
     }
 }
 
-pub async fn run_set(global: &GlobalFlags, kube: &KubeFlags, args: SetArgs) -> Result<Exit> {
+pub async fn run_set(args: &SetArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     let (names, percent) = split_percent(&args.args)?;
     let percent: Percent = percent.parse().map_err(Error::usage)?;
     let selection = Selection::parse(names, args.all)?;
-    let mut out = Out::stdout(args.output.output, global.color);
     let report = execute(kube, "set", selection, percent, &args.mutation).await?;
-    render(&mut out, &report)?;
+    render(out, &report)?;
     finish(&report)
 }
 
-pub async fn run_rollback(
-    global: &GlobalFlags,
-    kube: &KubeFlags,
-    args: RollbackArgs,
-) -> Result<Exit> {
+pub async fn run_rollback(args: &RollbackArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     let selection = Selection::parse(&args.components, args.all)?;
-    let slack = match args.slack_webhook.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => Some(crate::notify::slack(url)?),
-        None => None,
-    };
-    let mut out = Out::stdout(args.output.output, global.color);
+    let slack = args.slack.webhook()?;
     let report = execute(kube, "rollback", selection, Percent::ZERO, &args.mutation).await?;
-    render(&mut out, &report)?;
+    render(out, &report)?;
     if let Some(slack) = slack
         && !report.dry_run
         && report.results.iter().any(|r| r.changed)
@@ -198,26 +184,18 @@ impl Observer for ConflictNotes {
 
 /// Reads every selected controller, then (unless a dry run) shifts each and waits.
 pub async fn execute(
-    kube_flags: &KubeFlags,
+    kube: &Kube,
     action: &str,
     selection: Selection,
     percent: Percent,
     flags: &MutationFlags,
 ) -> Result<ShiftReport> {
-    execute_with(
-        kube_flags,
-        action,
-        selection,
-        percent,
-        flags,
-        &ConflictNotes,
-    )
-    .await
+    execute_with(kube, action, selection, percent, flags, &ConflictNotes).await
 }
 
 /// `execute` with an observer of the read-modify-write loops (tests interpose writes here).
 pub async fn execute_with(
-    kube_flags: &KubeFlags,
+    kube: &Kube,
     action: &str,
     selection: Selection,
     percent: Percent,
@@ -225,9 +203,8 @@ pub async fn execute_with(
     observer: &dyn Observer,
 ) -> Result<ShiftReport> {
     let audit = AuditLog::new(flags.audit_log.as_deref())?;
-    let namespace = controller_namespace(kube_flags)?;
-    let kube = kube_flags.connect().await?;
-    let shifter = Shifter::new(&kube, &namespace, PLUGIN, audit);
+    let namespace = controller_namespace(kube)?;
+    let shifter = Shifter::new(kube, &namespace, PLUGIN, audit);
     let current = selection
         .resolve(&shifter, flags.container.as_deref())
         .await?;

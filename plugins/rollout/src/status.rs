@@ -3,8 +3,7 @@
 use clap::Args;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
-use sealos_shared::cli::GlobalFlags;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out, Severity, Table};
 use sealos_shared::retry::Backoff;
 use sealos_shared::traffic_shift::rollout::rollout_state;
@@ -73,7 +72,7 @@ impl ControllerStatus {
     }
 }
 
-pub async fn run(global: &GlobalFlags, kube: &KubeFlags, args: StatusArgs) -> Result<Exit> {
+pub async fn run(args: &StatusArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     for name in &args.components {
         if !valid_name(name) {
             return Err(Error::usage(format!(
@@ -81,16 +80,14 @@ pub async fn run(global: &GlobalFlags, kube: &KubeFlags, args: StatusArgs) -> Re
             )));
         }
     }
-    let mut out = Out::stdout(args.output.output, global.color);
-    let report = collect(kube, &args).await?;
-    render(&mut out, &report)?;
+    let report = collect(kube, args).await?;
+    render(out, &report)?;
     Ok(Exit::Ok)
 }
 
 /// Lists the namespace's Deployments once and builds the report.
-pub async fn collect(kube_flags: &KubeFlags, args: &StatusArgs) -> Result<StatusReport> {
-    let namespace = controller_namespace(kube_flags)?;
-    let kube = kube_flags.connect().await?;
+pub async fn collect(kube: &Kube, args: &StatusArgs) -> Result<StatusReport> {
+    let namespace = controller_namespace(kube)?;
     let api = Api::namespaced(kube.client.clone(), &namespace);
     let all = list_deployments(&api, Backoff::default()).await?;
     let chosen: Vec<&Deployment> = if args.components.is_empty() {

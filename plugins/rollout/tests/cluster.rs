@@ -14,7 +14,7 @@ use sealos_sandbox::registry::ResKey;
 use sealos_sandbox::{Sandbox, SandboxOptions};
 use sealos_shared::Exit;
 use sealos_shared::audit::AuditLog;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::{Kube, KubeFlags};
 use sealos_shared::traffic_shift::{
     Current, HISTORY_ANNOTATION, History, Observer, Outcome, Percent,
 };
@@ -24,6 +24,7 @@ const NS: &str = "sealos-system";
 
 struct Fixture {
     sandbox: Sandbox,
+    kube: Kube,
     dir: tempfile::TempDir,
 }
 
@@ -35,17 +36,23 @@ impl Fixture {
         })
         .await
         .unwrap();
+        let kube = KubeFlags {
+            kubeconfig: Some(sandbox.kubeconfig_path().to_path_buf()),
+            ..KubeFlags::default()
+        }
+        .connect()
+        .await
+        .unwrap();
         Fixture {
             sandbox,
+            kube,
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
-    fn kube(&self) -> KubeFlags {
-        KubeFlags {
-            kubeconfig: Some(self.sandbox.kubeconfig_path().to_path_buf()),
-            ..KubeFlags::default()
-        }
+    /// The sandbox's client, as the dispatcher would hand it to a command.
+    fn kube(&self) -> &Kube {
+        &self.kube
     }
 
     fn audit_path(&self) -> PathBuf {
@@ -113,7 +120,7 @@ impl Fixture {
             Selection::Named(names.iter().map(|s| s.to_string()).collect())
         };
         execute(
-            &self.kube(),
+            self.kube(),
             "set",
             selection,
             Percent::new(percent).unwrap(),
@@ -148,7 +155,7 @@ fn comparable(mut d: Value) -> Value {
 async fn status_reports_the_seeded_controllers() {
     let f = Fixture::start().await;
     let report = collect(
-        &f.kube(),
+        f.kube(),
         &StatusArgs {
             components: vec![],
             container: None,
@@ -263,7 +270,7 @@ async fn status_warns_when_the_vars_disagree_or_are_missing() {
         })
         .unwrap();
     let report = collect(
-        &f.kube(),
+        f.kube(),
         &StatusArgs {
             components: vec!["webhook-controller".into()],
             container: None,
@@ -280,7 +287,7 @@ async fn status_warns_when_the_vars_disagree_or_are_missing() {
         "{w:?}"
     );
     let err = collect(
-        &f.kube(),
+        f.kube(),
         &StatusArgs {
             components: vec!["no-such-controller".into()],
             container: None,
@@ -476,7 +483,7 @@ async fn bad_input_is_refused_before_any_request_and_unknown_names_before_any_wr
 
     // A well-formed name that is not there: reads only, and the known one is left alone.
     let err = execute(
-        &f.kube(),
+        f.kube(),
         "set",
         Selection::Named(vec![
             "terminal-controller".into(),
@@ -508,7 +515,7 @@ async fn dry_run_writes_nothing() {
     let mark = f.sandbox.request_log().len();
     let mut flags = f.flags();
     flags.dry_run = true;
-    let report = execute(&f.kube(), "set", Selection::All, Percent::FULL, &flags)
+    let report = execute(f.kube(), "set", Selection::All, Percent::FULL, &flags)
         .await
         .unwrap();
     assert!(report.dry_run);
@@ -580,7 +587,7 @@ async fn a_short_timeout_ends_in_a_timed_out_rollout() {
     let mut flags = f.flags();
     flags.timeout = Duration::from_millis(1500);
     let report = execute(
-        &f.kube(),
+        f.kube(),
         "set",
         Selection::Named(vec!["terminal-controller".into()]),
         Percent::new(60).unwrap(),
@@ -638,7 +645,7 @@ async fn a_conflict_is_retried_on_a_fresh_read_and_keeps_the_other_write() {
         done: AtomicBool::new(false),
     };
     let report = execute_with(
-        &f.kube(),
+        f.kube(),
         "set",
         Selection::Named(vec!["terminal-controller".into()]),
         Percent::new(80).unwrap(),
@@ -680,7 +687,7 @@ async fn rollback_and_history_across_several_changes() {
     let mut flags = f.flags();
     flags.reason = Some("5xx spike".into());
     let report = execute(
-        &f.kube(),
+        f.kube(),
         "rollback",
         Selection::Named(vec!["terminal-controller".into()]),
         Percent::ZERO,

@@ -9,7 +9,7 @@ pub mod syslog;
 
 use serde::{Deserialize, Serialize};
 
-pub use slack::SlackWebhook;
+pub use slack::{SlackFlags, SlackWebhook};
 pub use state::{AlertState, Delivered, Due, Entry, Notification, StateError};
 pub use syslog::{Syslog, SyslogFormat};
 

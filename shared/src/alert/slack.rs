@@ -24,6 +24,47 @@ impl fmt::Debug for SlackWebhook {
     }
 }
 
+/// `--slack-webhook`, declared once: every command that posts to Slack flattens this group.
+/// The URL is a secret: `Debug` never shows it, and neither does `--help` (the environment's value).
+#[derive(clap::Args, Clone, Default)]
+pub struct SlackFlags {
+    /// Post alerts to this Slack incoming webhook (never printed or logged).
+    #[arg(
+        long = "slack-webhook",
+        value_name = "URL",
+        env = "SLACK_WEBHOOK_URL",
+        hide_env_values = true
+    )]
+    pub slack_webhook: Option<String>,
+}
+
+impl fmt::Debug for SlackFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.slack_webhook {
+            Some(_) => f.write_str("SlackFlags(<redacted>)"),
+            None => f.write_str("SlackFlags(None)"),
+        }
+    }
+}
+
+impl SlackFlags {
+    /// A webhook flag given with an empty value (`SLACK_WEBHOOK_URL=`) counts as none.
+    pub fn is_set(&self) -> bool {
+        self.slack_webhook.as_deref().is_some_and(|u| !u.is_empty())
+    }
+
+    /// The webhook, checked before anything is changed or sent (a bad URL is exit 2, the URL
+    /// itself never shown); `None` without the flag. Each attempt is bounded by 10 seconds.
+    pub fn webhook(&self) -> crate::Result<Option<SlackWebhook>> {
+        match self.slack_webhook.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => SlackWebhook::new(url, Duration::from_secs(10), Backoff::default())
+                .map(Some)
+                .map_err(|e| crate::Error::usage(format!("--slack-webhook: {e}"))),
+            None => Ok(None),
+        }
+    }
+}
+
 /// The message Slack shows for an alert.
 pub fn payload(alert: &Alert) -> Value {
     let text = match (alert.phase, alert.urgency) {

@@ -33,6 +33,7 @@ use super::signing::{SigningKey, signature_name};
 use super::writer::{ArchiveWriter, Spool};
 use crate::connection::Kube;
 use crate::error::{Error, KubeContext, Result};
+use crate::list::Pager;
 use crate::retry::{self, Backoff};
 use crate::s3::{self, S3, S3Url};
 
@@ -44,6 +45,30 @@ pub enum Target {
     /// This file name (`.tar.gz`, or `.tar.gz.age` when encrypted).
     File(PathBuf),
     S3(S3Url),
+}
+
+impl Target {
+    /// `--to PATH`, `--s3 URL` or neither (the current directory): a `.tar.gz`/`.tar.gz.age` name
+    /// is the archive itself, any other path a directory. The suffix must say whether it is
+    /// encrypted; sends nothing.
+    pub fn choose(to: Option<&Path>, s3: Option<&str>, encrypted: bool) -> Result<Target> {
+        let path = match (to, s3) {
+            (Some(_), Some(_)) => return Err(Error::usage("give --to or --s3, not both")),
+            (_, Some(url)) => return Ok(Target::S3(url.parse()?)),
+            (Some(path), None) => path,
+            (None, None) => return Ok(Target::Dir(PathBuf::from("."))),
+        };
+        let name = path.to_string_lossy();
+        if name.ends_with(".tar.gz") || name.ends_with(".tar.gz.age") {
+            if name.ends_with(".age") != encrypted {
+                return Err(Error::usage(format!(
+                    "--to {name}: an encrypted archive ends with .tar.gz.age, a plain one with .tar.gz"
+                )));
+            }
+            return Ok(Target::File(path.to_path_buf()));
+        }
+        Ok(Target::Dir(path.to_path_buf()))
+    }
 }
 
 /// What to back up and how.
@@ -619,41 +644,24 @@ impl Walk<'_> {
         upload: &mut Option<Upload>,
         cleanup: &Mutex<Cleanup>,
     ) -> Result<()> {
-        let mut token: Option<String> = None;
         let mut written: HashSet<u64> = HashSet::new();
-        let mut restarts = 0;
-        loop {
-            let mut params = ListParams::default().limit(self.plan.page_size);
-            if let Some(t) = &token {
-                params = params.continue_token(t);
-            }
-            let page = retry::read(self.plan.backoff, || api.list(&params)).await;
-            let page = match page {
-                Err(kube::Error::Api(status)) if status.code == 410 && token.is_some() => {
-                    restarts += 1;
-                    if restarts > 3 {
-                        return Err(Error::failed(format!(
-                            "list {}: the continue token expired {restarts} times",
-                            resource.plural
-                        )));
-                    }
-                    let note = format!(
-                        "{}: the list was restarted after its continue token expired",
-                        EntryPath::resource_dir(&resource.plural, &resource.group)
-                    );
-                    if !self.notes.contains(&note) {
-                        self.notes.push(note);
-                    }
-                    token = None;
-                    continue;
+        let params = ListParams::default().limit(self.plan.page_size);
+        let mut pager = Pager::new(&api, &params, &resource.plural).backoff(self.plan.backoff);
+        while let Some(page) = pager.next().await? {
+            if page.restarted {
+                let note = format!(
+                    "{}: the list was restarted after its continue token expired",
+                    EntryPath::resource_dir(&resource.plural, &resource.group)
+                );
+                if !self.notes.contains(&note) {
+                    self.notes.push(note);
                 }
-                other => other.kube_context(|| format!("list {}", resource.plural))?,
-            };
+            }
             for item in page.items {
                 let mut hasher = DefaultHasher::new();
                 item.metadata.namespace.hash(&mut hasher);
                 item.metadata.name.hash(&mut hasher);
-                if !written.insert(hasher.finish()) && restarts > 0 {
+                if !written.insert(hasher.finish()) && pager.restarts() > 0 {
                     continue;
                 }
                 self.write(source, resource, item, writer)?;
@@ -661,11 +669,8 @@ impl Walk<'_> {
             if let Some(upload) = upload.as_mut() {
                 upload.pump(cleanup).await?;
             }
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(next) => token = Some(next),
-                None => return Ok(()),
-            }
         }
+        Ok(())
     }
 
     fn write(

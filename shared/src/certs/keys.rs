@@ -6,6 +6,8 @@
 //! Accepted: PKCS#8 (`PRIVATE KEY`) ECDSA P-256/P-384, RSA 2048-8192 and Ed25519; SEC1
 //! (`EC PRIVATE KEY`) P-256/P-384; PKCS#1 (`RSA PRIVATE KEY`).
 
+use pkcs8::der::Encode;
+use pkcs8::{AlgorithmIdentifierRef, ObjectIdentifier, PrivateKeyInfo};
 use ring::rand::SystemRandom;
 use ring::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair,
@@ -113,21 +115,32 @@ fn from_pkcs8(der: &[u8]) -> Result<DerivedKey, String> {
     })
 }
 
-/// SEC1 carries no algorithm identifier of its own: wrap it as PKCS#8 for each curve ring knows
-/// and keep the one it accepts (ring checks the curve named inside the SEC1 key too).
+/// SEC1 carries no algorithm identifier of its own: wrap it as PKCS#8 (id-ecPublicKey and the
+/// curve) for ring, which reads only PKCS#8. The curve is the one the key names, else each curve
+/// ring knows in turn (ring checks the curve named inside the SEC1 key too).
 fn from_sec1(der: &[u8]) -> Result<DerivedKey, String> {
-    let mut last = String::new();
+    let key =
+        sec1::EcPrivateKey::try_from(der).map_err(|e| format!("SEC1 EC key unreadable: {e}"))?;
+    let named = key.parameters.and_then(|p| p.named_curve());
+    let mut last = String::from("it names a curve other than P-256 or P-384");
     for (alg, algorithm) in curves() {
-        let curve_oid: &[u8] = match algorithm {
-            Algorithm::EcdsaP256 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
-            _ => &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22],
+        let curve = match algorithm {
+            Algorithm::EcdsaP256 => EC_P256,
+            _ => EC_P384,
         };
-        let ec_public_key: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-        let algorithm_id = tlv(0x30, &[ec_public_key, curve_oid].concat());
-        let pkcs8 = tlv(
-            0x30,
-            &[&[0x02, 0x01, 0x00][..], &algorithm_id, &tlv(0x04, der)].concat(),
-        );
+        if named.is_some_and(|n| n != curve) {
+            continue;
+        }
+        let pkcs8 = PrivateKeyInfo {
+            algorithm: AlgorithmIdentifierRef {
+                oid: EC_PUBLIC_KEY,
+                parameters: Some((&curve).into()),
+            },
+            private_key: der,
+            public_key: None,
+        }
+        .to_der()
+        .map_err(|e| format!("SEC1 EC key: {e}"))?;
         match ecdsa(alg, &pkcs8) {
             Ok(public) => return Ok(DerivedKey { algorithm, public }),
             Err(e) => last = e,
@@ -158,18 +171,10 @@ fn rsa(key: &RsaKeyPair) -> DerivedKey {
     }
 }
 
-/// A DER tag-length-value; lengths up to 64 KiB are all a key needs.
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let len = content.len();
-    let mut out = vec![tag];
-    match len {
-        0..=0x7f => out.push(len as u8),
-        0x80..=0xff => out.extend([0x81, len as u8]),
-        _ => out.extend([0x82, (len >> 8) as u8, len as u8]),
-    }
-    out.extend_from_slice(content);
-    out
-}
+/// id-ecPublicKey (RFC 5480) and the two curves ring signs with.
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const EC_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const EC_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 /// Compares `tls.key` with the leaf certificate's public key.
 pub fn check_key(leaf: &CertInfo, key_pem: Option<&[u8]>) -> KeyCheck {
@@ -301,12 +306,5 @@ mod tests {
             check_key(&rsa, Some(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n")),
             KeyCheck::Unreadable(why) if why.contains("encrypted")
         ));
-    }
-
-    #[test]
-    fn der_lengths_are_encoded_in_all_three_forms() {
-        assert_eq!(tlv(0x04, &[1; 3])[..2], [0x04, 3]);
-        assert_eq!(tlv(0x04, &[1; 200])[..3], [0x04, 0x81, 200]);
-        assert_eq!(tlv(0x04, &[1; 300])[..4], [0x04, 0x82, 1, 44]);
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use futures::{StreamExt, TryStreamExt, stream};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use kube::{Client, ResourceExt};
 
 use super::judge::{Assessment, Thresholds, assess_certificate};
@@ -30,25 +30,7 @@ pub async fn list_certificates(
     namespace: Option<&str>,
     selector: Option<&str>,
 ) -> Result<Vec<Certificate>> {
-    let api: Api<Certificate> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let mut params = ListParams::default().limit(500);
-    if let Some(selector) = selector {
-        params = params.labels(selector);
-    }
-    let mut items = Vec::new();
-    loop {
-        let page = retry::read(Backoff::default(), || api.list(&params))
-            .await
-            .kube_context(|| "list certificates.cert-manager.io")?;
-        items.extend(page.items);
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(items),
-        }
-    }
+    crate::list::in_scope(client, namespace, selector).await
 }
 
 /// The Secrets named by `(namespace, name)`, read concurrently; missing ones are absent.

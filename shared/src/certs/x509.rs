@@ -9,7 +9,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::oid_registry::{
     OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_NIST_EC_P521,
-    OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519,
+    OID_PKCS1_RSAENCRYPTION, OID_SIG_ED25519, Oid, OidRegistry,
 };
 use x509_parser::pem::Pem;
 use x509_parser::prelude::FromDer;
@@ -158,7 +158,7 @@ fn decode(der: &[u8]) -> Result<CertInfo, String> {
         ext_key_usages: Vec::new(),
         is_ca: cert.is_ca(),
         public_key: describe_key(cert.public_key()),
-        signature_algorithm: signature_name(&cert.signature_algorithm.algorithm.to_id_string()),
+        signature_algorithm: signature_name(&cert.signature_algorithm.algorithm),
         der: der.to_vec(),
     };
     for ext in cert.extensions() {
@@ -267,20 +267,14 @@ pub(crate) fn strip_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[start..]
 }
 
-fn signature_name(oid: &str) -> String {
-    match oid {
-        "1.2.840.113549.1.1.11" => "SHA256-RSA",
-        "1.2.840.113549.1.1.12" => "SHA384-RSA",
-        "1.2.840.113549.1.1.13" => "SHA512-RSA",
-        "1.2.840.113549.1.1.5" => "SHA1-RSA",
-        "1.2.840.113549.1.1.10" => "RSA-PSS",
-        "1.2.840.10045.4.3.2" => "ECDSA-SHA256",
-        "1.2.840.10045.4.3.3" => "ECDSA-SHA384",
-        "1.2.840.10045.4.3.4" => "ECDSA-SHA512",
-        "1.3.101.112" => "Ed25519",
-        other => other,
-    }
-    .to_string()
+/// The signature algorithm's name as `openssl x509 -text` prints it (`sha256WithRSAEncryption`,
+/// `ecdsa-with-SHA256`, `ed25519`), from x509-parser's OID registry; the dotted OID when unknown.
+fn signature_name(oid: &Oid<'_>) -> String {
+    static REGISTRY: std::sync::LazyLock<OidRegistry<'static>> =
+        std::sync::LazyLock::new(|| OidRegistry::default().with_crypto().with_x509());
+    REGISTRY
+        .get(oid)
+        .map_or_else(|| oid.to_id_string(), |entry| entry.sn().to_string())
 }
 
 /// How each certificate of a chain is linked to the next.
@@ -381,7 +375,7 @@ pub(crate) mod tests {
         assert_eq!(leaf.key_usages, ["digital signature", "key encipherment"]);
         assert_eq!(leaf.ext_key_usages, ["server auth"]);
         assert_eq!(leaf.public_key, "RSA 2048");
-        assert_eq!(leaf.signature_algorithm, "ECDSA-SHA256");
+        assert_eq!(leaf.signature_algorithm, "ecdsa-with-SHA256");
         assert!(!leaf.is_ca && chain[1].is_ca);
         assert_eq!(chain[1].public_key, "ECDSA P-384");
         assert!(leaf.serial.contains(':'));

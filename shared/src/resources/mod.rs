@@ -6,6 +6,36 @@
 pub mod certmanager;
 pub mod istio;
 
+/// The one reference to an object the suite reports or acts on: findings, audit records,
+/// restore results. The table shows it as `kind/namespace/name`.
+#[derive(
+    serde::Deserialize, serde::Serialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
+pub struct ObjectRef {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn new(kind: &str, namespace: Option<&str>, name: &str) -> ObjectRef {
+        ObjectRef {
+            kind: kind.to_string(),
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        }
+    }
+
+    /// `kind/namespace/name` (`kind/name` when cluster-scoped), kind in lower case.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}/{}", self.kind.to_lowercase(), ns, self.name),
+            None => format!("{}/{}", self.kind.to_lowercase(), self.name),
+        }
+    }
+}
+
 /// A metav1-style condition (cert-manager and Istio use the same shape).
 #[derive(serde::Deserialize, serde::Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -117,23 +117,11 @@ impl Observer for Quiet {}
 
 /// Every Deployment `api` sees, paginated, reads retried.
 pub async fn list_deployments(api: &Api<Deployment>, backoff: Backoff) -> Result<Vec<Deployment>> {
-    let namespace = api.namespace().unwrap_or_default().to_string();
-    let mut items = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let mut params = ListParams::default().limit(500);
-        if let Some(token) = &token {
-            params = params.continue_token(token);
-        }
-        let page = retry::read(backoff, || api.list(&params))
-            .await
-            .kube_context(|| format!("list deployments in {namespace:?}"))?;
-        items.extend(page.items);
-        token = page.metadata.continue_.filter(|t| !t.is_empty());
-        if token.is_none() {
-            return Ok(items);
-        }
-    }
+    let what = crate::list::describe("deployments", api.namespace());
+    crate::list::Pager::new(api, &ListParams::default(), &what)
+        .backoff(backoff)
+        .collect()
+        .await
 }
 
 /// Reads controller `name` through `api`. A missing Deployment or container is bad input (exit 2).

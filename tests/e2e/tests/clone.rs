@@ -75,7 +75,7 @@ async fn a_restored_clone_claims_no_host_twice_and_routes_to_itself() {
         &sandbox,
         home.path(),
         "backup",
-        &["create", "-n", "ns-alice", "--output", archive],
+        &["create", "-n", "ns-alice", "--to", archive],
     )
     .expect_code(0);
     deploy_app_copy(&sandbox, "ns-alice", "ns-alice2");

@@ -213,7 +213,7 @@ async fn every_command_judges_alike_or_says_why_under_a_flaky_api_server() {
     let out = tokio::task::block_in_place(|| {
         cluster.plugin(
             "backup",
-            &["create", "--output", clean_backups.to_str().unwrap()],
+            &["create", "--to", clean_backups.to_str().unwrap()],
         )
     });
     out.expect_code(0);
@@ -251,7 +251,7 @@ async fn every_command_judges_alike_or_says_why_under_a_flaky_api_server() {
     let out = tokio::task::block_in_place(|| {
         cluster.plugin(
             "backup",
-            &["create", "--output", flaky_backups.to_str().unwrap()],
+            &["create", "--to", flaky_backups.to_str().unwrap()],
         )
     });
     out.expect_code(0);

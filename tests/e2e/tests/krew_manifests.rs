@@ -138,13 +138,14 @@ fn packaging_writes_archives_whose_sha256_lands_in_the_manifests() {
         .unwrap();
     }
     let dist = work.path().join("dist");
-    // The dev profile keeps the test fast; the release command differs only by --profile.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // The dev profile keeps the test fast; the release command differs only by --profile. The
+    // xtask binary and the plugins are those this test process built (`cargo xtask` would resolve
+    // xtask's dependencies on its own and compile a second copy of the workspace).
     let target_dir = sealos_e2e::bin_dir().parent().unwrap().to_path_buf();
-    let out = run(Command::new(cargo)
+    let xtask = sealos_e2e::bin_dir().join("xtask");
+    let out = run(Command::new(&xtask)
         .current_dir(&root)
-        // The binaries this test process built: packing them needs no second build.
-        .args(["xtask", "package", "--profile", "dev", "--no-build"])
+        .args(["package", "--profile", "dev", "--no-build"])
         .args([
             "--out".as_ref(),
             dist.as_os_str(),
@@ -189,10 +190,9 @@ fn packaging_writes_archives_whose_sha256_lands_in_the_manifests() {
 
     // krew's own rules over every manifest, with the archives just built.
     let check_manifests = |dist: &Path| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        run(Command::new(cargo)
+        run(Command::new(&xtask)
             .current_dir(&root)
-            .args(["xtask", "check-manifests"])
+            .arg("check-manifests")
             .args([
                 "--manifests".as_ref(),
                 manifests.as_os_str(),

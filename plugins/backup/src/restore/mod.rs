@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sealos_shared::archive::catalog::{self, Part};
 use sealos_shared::audit::AuditLog;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::output::Out;
 use sealos_shared::{Exit, Result};
 
@@ -30,14 +30,33 @@ pub use options::{AllowKind, Existing, Options, RestoreArgs};
 use report::{Allowed, ObjectResult, Outcome, Report};
 use restorer::Restorer;
 
-pub async fn run(args: &RestoreArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
+/// What a restore knows before it reads the cluster: its options, the verified copy of the
+/// archive and what that copy admits. A bad or malformed archive is refused here, cluster or not.
+pub struct Prepared {
+    options: Options,
+    audit: AuditLog,
+    copy: archive::Verified,
+    namespaces: BTreeMap<String, serde_json::Value>,
+    admitted: Vec<(archive::Archived, Option<String>)>,
+    results: Vec<ObjectResult>,
+    allowed_kinds: Vec<Allowed>,
+    notes: Vec<String>,
+}
+
+/// Reads and verifies, then restores: what a test calls with its own client.
+pub async fn run(args: &RestoreArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    let prepared = prepare(args, kube.requested_scope()).await?;
+    apply(prepared, kube, out).await
+}
+
+/// Options, the archive read once and verified, and the admission of each object; `scope` is
+/// `-n` (without `-A`), which narrows the restore as `--namespaces` does.
+pub async fn prepare(args: &RestoreArgs, scope: Option<&str>) -> Result<Prepared> {
     let mut options = args.options()?;
-    // kubectl's `-n NS` (without -A) narrows the restore as `--namespaces NS` does.
     if options.namespaces.is_empty()
-        && !flags.all_namespaces
-        && let Some(ns) = &flags.namespace
+        && let Some(ns) = scope
     {
-        options.namespaces.insert(ns.clone());
+        options.namespaces.insert(ns.to_string());
     }
     let audit = AuditLog::new(args.audit_log.as_deref())?;
     let copy = archive::read(
@@ -89,9 +108,31 @@ pub async fn run(args: &RestoreArgs, flags: &KubeFlags, out: &mut Out) -> Result
             Part::Certificates.as_str()
         ));
     }
+    Ok(Prepared {
+        options,
+        audit,
+        copy,
+        namespaces,
+        admitted,
+        results,
+        allowed_kinds,
+        notes,
+    })
+}
 
-    let kube = flags.connect().await?;
-    let mut restorer = Restorer::new(&kube, &options, &audit, namespaces);
+/// Plans against what the cluster holds, then writes (or, on conflicts, holds everything).
+pub async fn apply(prepared: Prepared, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    let Prepared {
+        options,
+        audit,
+        copy,
+        namespaces,
+        admitted,
+        mut results,
+        allowed_kinds,
+        mut notes,
+    } = prepared;
+    let mut restorer = Restorer::new(kube, &options, &audit, namespaces);
     let progress = sealos_shared::progress::spinner("planning the restore");
     let planned = restorer.plan(admitted).await;
     progress.finish_and_clear();

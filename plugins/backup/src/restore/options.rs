@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use sealos_shared::archive::catalog::Part;
+use sealos_shared::flags::RenamedFormat;
 use sealos_shared::output::Format;
 use sealos_shared::{Error, Result};
 use serde::Serialize;
@@ -72,8 +73,10 @@ pub struct RestoreArgs {
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
     /// Report format.
-    #[arg(short = 'o', long = "format", value_enum, default_value_t)]
-    pub format: Format,
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
+    #[command(flatten)]
+    pub renamed: RenamedFormat,
 }
 
 /// A kind named by `--allow-kind`.

@@ -10,6 +10,7 @@ use sealos_shared::archive::catalog;
 use sealos_shared::archive::path::EntryPath;
 use sealos_shared::archive::resolve::fixed;
 use sealos_shared::error::KubeContext;
+use sealos_shared::list::Pager;
 use sealos_shared::retry;
 use serde_json::{Value, json};
 
@@ -188,22 +189,14 @@ impl Restorer<'_> {
     /// Every object of a resource in every namespace, paged, reads retried.
     async fn list_all(&self, resource: &ApiResource) -> Result<Vec<Value>> {
         let api = self.api(resource, None);
-        let mut params = ListParams::default().limit(500);
-        let mut items = Vec::new();
-        loop {
-            let page = retry::read(self.backoff, || api.list(&params))
-                .await
-                .kube_context(|| format!("list {}", resource.plural))?;
-            items.extend(
-                page.items
-                    .into_iter()
-                    .filter_map(|o| serde_json::to_value(o).ok()),
-            );
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(token) => params = params.continue_token(&token),
-                None => return Ok(items),
-            }
-        }
+        let objects = Pager::new(&api, &ListParams::default(), &resource.plural)
+            .backoff(self.backoff)
+            .collect()
+            .await?;
+        Ok(objects
+            .into_iter()
+            .filter_map(|o| serde_json::to_value(o).ok())
+            .collect())
     }
 
     async fn plan_namespace(&mut self, source: &str, target: &str) -> Result<()> {

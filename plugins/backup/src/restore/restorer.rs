@@ -76,10 +76,7 @@ impl<'a> Restorer<'a> {
         resource: &ApiResource,
         namespace: Option<&str>,
     ) -> Api<DynamicObject> {
-        match namespace {
-            Some(ns) => Api::namespaced_with(self.kube.client.clone(), ns, resource),
-            None => Api::all_with(self.kube.client.clone(), resource),
-        }
+        sealos_shared::list::dynamic_api(&self.kube.client, namespace, resource)
     }
 }
 

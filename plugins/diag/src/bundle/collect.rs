@@ -6,17 +6,17 @@ use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ApiResource, DynamicObject, ListParams};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::api::{ApiResource, ListParams};
+use kube::{Client, Resource, ResourceExt};
 use sealos_shared::Result;
 use sealos_shared::connection::Kube;
+use sealos_shared::list;
 use sealos_shared::resources::certmanager::{
     Certificate, CertificateRequest, ClusterIssuer, Issuer,
 };
 use sealos_shared::resources::istio::{
     AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, VirtualService,
 };
-use sealos_shared::retry::{self, Backoff};
 use serde_json::Value;
 
 use super::archive::{Contents, write_archive};
@@ -36,28 +36,21 @@ async fn list_dynamic(
     resource: &ApiResource,
     namespace: Option<&str>,
 ) -> std::result::Result<Vec<Value>, String> {
-    let api: Api<DynamicObject> = match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
-        None => Api::all_with(client.clone(), resource),
-    };
-    let mut params = ListParams::default().limit(500);
-    let mut out = Vec::new();
-    loop {
-        let page = retry::read(Backoff::default(), || api.list(&params))
-            .await
-            .map_err(|e| e.to_string())?;
-        for item in page.items {
+    let api = list::dynamic_api(client, namespace, resource);
+    let what = list::describe(&resource.plural, namespace);
+    let items = list::list_all(&api, &ListParams::default(), &what)
+        .await
+        .map_err(|e| e.to_string())?;
+    items
+        .into_iter()
+        .map(|item| {
             let mut value = serde_json::to_value(&item).map_err(|e| e.to_string())?;
             value["apiVersion"] = Value::String(resource.api_version.clone());
             value["kind"] = Value::String(resource.kind.clone());
             strip_noise(&mut value);
-            out.push(value);
-        }
-        match page.metadata.continue_.filter(|c| !c.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(out),
-        }
-    }
+            Ok(value)
+        })
+        .collect()
 }
 
 fn resource<K: Resource<DynamicType = ()>>() -> ApiResource {
@@ -255,7 +248,7 @@ async fn envoy_dumps(c: &mut Collector<'_>, client: &Client, plan: &Plan) {
     let mut candidates: Vec<Pod> = Vec::new();
     let mut seen = BTreeSet::new();
     let gateway_pods =
-        crate::list::all::<Pod>(client, Some("istio-system"), Some("istio=ingressgateway"))
+        list::in_scope::<Pod>(client, Some("istio-system"), Some("istio=ingressgateway"))
             .await
             .unwrap_or_default();
     candidates.extend(gateway_pods);
@@ -264,7 +257,7 @@ async fn envoy_dumps(c: &mut Collector<'_>, client: &Client, plan: &Plan) {
         .iter()
         .filter(|n| !SYSTEM_NAMESPACES.contains(&n.as_str()))
     {
-        let pods = crate::list::all::<Pod>(client, Some(ns), None)
+        let pods = list::in_scope::<Pod>(client, Some(ns), None)
             .await
             .unwrap_or_default();
         candidates.extend(pods.into_iter().filter(path::has_sidecar));

@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use clap::Args;
 use kube::Api;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::error::KubeContext;
-use sealos_shared::output::Out;
+use sealos_shared::flags::format_parser;
+use sealos_shared::output::{Format, Out};
 use sealos_shared::quantity::Quantity;
 use sealos_shared::retry::{self, Backoff};
 use sealos_shared::{Error, Exit, Result};
@@ -33,10 +34,18 @@ pub const SYSTEM_NAMESPACES: [&str; 3] = ["istio-system", "sealos-system", "cert
 #[derive(Args, Debug, Clone)]
 pub struct BundleArgs {
     /// Where to write the archive (default: sealos-diag-<time>.tar.gz here).
-    #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
+    #[arg(long = "to", value_name = "FILE.tar.gz")]
     pub file: Option<PathBuf>,
+    /// Output format of the report (json and yaml print the archive's summary.json).
+    #[arg(
+        short = 'o',
+        long,
+        default_value = "table",
+        value_parser = format_parser("-o is the output format; the bundle file is --to FILE")
+    )]
+    pub output: Format,
     /// How much of the logs and events to keep.
-    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = crate::durations::window)]
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = sealos_shared::number::positive_duration)]
     pub since: Duration,
     /// Keep Secret values (redacted by default: only keys and sizes are kept); the other
     /// redaction rules still apply.
@@ -59,7 +68,7 @@ pub struct BundleArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_envoy_pods: usize,
     /// How long to wait for one Envoy admin answer.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::durations::wait)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = sealos_shared::number::positive_duration)]
     pub envoy_timeout: Duration,
 }
 
@@ -175,8 +184,15 @@ fn size(text: &str, flag: &str) -> Result<u64> {
     Ok(u64::try_from(value).unwrap_or(u64::MAX))
 }
 
-pub async fn run(args: &BundleArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
-    let plan = args.plan(flags.namespace.as_deref())?;
+/// `-o json|yaml`: where the bundle went and its summary.json.
+#[derive(Serialize)]
+struct Written<'a> {
+    file: String,
+    summary: &'a Summary,
+}
+
+pub async fn run(args: &BundleArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    let plan = args.plan(kube.requested_namespace.as_deref())?;
     let rules = args.rules()?;
     let file = args
         .file
@@ -188,13 +204,12 @@ pub async fn run(args: &BundleArgs, flags: &KubeFlags, out: &mut Out) -> Result<
             file.display()
         )));
     }
-    let kube = flags.connect().await?;
     // An unreachable cluster is exit 2, not an empty archive.
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(kube.client.clone());
     retry::read(Backoff::default(), || api.get_opt("istio-system"))
         .await
         .kube_context(|| "get namespace \"istio-system\"")?;
-    let summary = collect(&kube, &plan, &rules, &file).await?;
+    let summary = collect(kube, &plan, &rules, &file).await?;
     let redaction = if !rules.enabled {
         // Loud on both streams: stdout may be a log nobody reads.
         eprintln!(
@@ -213,13 +228,20 @@ pub async fn run(args: &BundleArgs, flags: &KubeFlags, out: &mut Out) -> Result<
             }
         )
     };
-    out.line(&format!(
-        "bundle written to {} ({} files, {} bytes before compression, {} skipped{redaction})",
-        file.display(),
-        summary.files.len() + 2,
-        summary.bytes,
-        summary.skipped.len(),
-    ))?;
+    if out.format.is_machine() {
+        out.data(&Written {
+            file: file.display().to_string(),
+            summary: &summary,
+        })?;
+    } else {
+        out.line(&format!(
+            "bundle written to {} ({} files, {} before compression, {} skipped{redaction})",
+            file.display(),
+            summary.files.len() + 2,
+            sealos_shared::quantity::bytes(summary.bytes),
+            summary.skipped.len(),
+        ))?;
+    }
     for note in &summary.notes {
         eprintln!("note: {note}");
     }
@@ -234,6 +256,7 @@ mod tests {
     fn args() -> BundleArgs {
         BundleArgs {
             file: None,
+            output: Format::Table,
             since: Duration::from_secs(60),
             include_secrets: false,
             redact: Vec::new(),

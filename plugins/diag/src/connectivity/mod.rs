@@ -3,13 +3,15 @@
 //! the host) and gives a verdict at each step, each finding with a stable code and a hint.
 
 pub mod path;
+mod steps;
 mod walk;
 
 use std::time::Duration;
 
 use clap::Args;
-use sealos_shared::connection::{Kube, KubeFlags};
-use sealos_shared::output::{Format, Out, Table};
+use sealos_shared::connection::Kube;
+use sealos_shared::flags::{FailOn, Renamed};
+use sealos_shared::output::{Format, Out, Severity, Table};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
 
@@ -26,11 +28,19 @@ pub struct ConnectivityArgs {
     /// Select the app's pods by this label selector instead of app=APP.
     #[arg(short = 'l', long, value_name = "SELECTOR")]
     pub selector: Option<String>,
-    /// Exit 1 when a finding is at least this bad.
-    #[arg(long, value_enum, default_value_t = Level::Error)]
-    pub failure_threshold: Level,
+    /// Exit 1 on warnings too, or only on errors.
+    #[arg(long, value_name = "LEVEL", default_value = "fail", value_parser = FailOn::parser())]
+    pub fail_on: FailOn,
+    #[arg(
+        long = "failure-threshold",
+        hide = true,
+        num_args = 0..=1,
+        default_missing_value = "",
+        value_parser = Renamed("--failure-threshold was renamed: use --fail-on warn|fail")
+    )]
+    pub renamed_failure_threshold: Option<String>,
     /// How long to wait for a pod's Envoy admin port (through a port-forward).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = crate::durations::wait)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = sealos_shared::number::positive_duration)]
     pub envoy_timeout: Duration,
     /// Do not port-forward to Envoy.
     #[arg(long)]
@@ -49,9 +59,51 @@ pub struct ConnectivityArgs {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
     pub step: &'static str,
-    /// `ok`, `info`, `warning`, `error`, or `skipped`.
-    pub verdict: String,
+    pub verdict: Verdict,
     pub summary: String,
+}
+
+/// A step's verdict: its worst finding's level, `ok` without one, or `skipped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Ok,
+    Info,
+    Warning,
+    Error,
+    Skipped,
+}
+
+impl Verdict {
+    /// The verdict of a step that found `findings`.
+    pub fn of(findings: &[Finding]) -> Verdict {
+        match findings.iter().map(|f| f.level).max() {
+            None => Verdict::Ok,
+            Some(Level::Info) => Verdict::Info,
+            Some(Level::Warning) => Verdict::Warning,
+            Some(Level::Error) => Verdict::Error,
+        }
+    }
+
+    /// As in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Info => "info",
+            Verdict::Warning => "warning",
+            Verdict::Error => "error",
+            Verdict::Skipped => "skipped",
+        }
+    }
+
+    fn severity(self) -> Severity {
+        match self {
+            Verdict::Ok | Verdict::Skipped => Severity::Ok,
+            Verdict::Info => Level::Info.severity(),
+            Verdict::Warning => Level::Warning.severity(),
+            Verdict::Error => Level::Error.severity(),
+        }
+    }
 }
 
 /// The whole diagnosis (`-o json` prints exactly this).
@@ -91,19 +143,24 @@ impl ConnectivityArgs {
     }
 }
 
-pub async fn run(args: &ConnectivityArgs, flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
+pub async fn run(args: &ConnectivityArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
     args.validate()?;
-    let kube = flags.connect().await?;
-    let report = diagnose(args, &kube).await?;
+    let report = diagnose(args, kube).await?;
     render(&report, out)?;
     Ok(Exit::problem_if(report.failed))
 }
 
 /// Collects and judges; prints nothing.
 pub async fn diagnose(args: &ConnectivityArgs, kube: &Kube) -> Result<Report> {
-    let (steps, mut findings, selector, hosts) = walk::walk(args, kube).await?;
+    let walk::Walked {
+        steps,
+        mut findings,
+        selector,
+        hosts,
+    } = walk::walk(args, kube).await?;
     finding::sort(&mut findings);
-    let failed = finding::fails(&findings, args.failure_threshold);
+    let threshold = Level::threshold(args.fail_on);
+    let failed = finding::fails(&findings, threshold);
     Ok(Report {
         app: args.app.clone(),
         namespace: kube.namespace.clone(),
@@ -111,7 +168,7 @@ pub async fn diagnose(args: &ConnectivityArgs, kube: &Kube) -> Result<Report> {
         hosts,
         steps,
         findings,
-        failure_threshold: args.failure_threshold,
+        failure_threshold: threshold,
         failed,
     })
 }
@@ -122,15 +179,12 @@ pub fn render(report: &Report, out: &mut Out) -> Result<()> {
     }
     let mut steps = Table::new(["step", "verdict", "summary"]);
     for step in &report.steps {
-        let severity = match step.verdict.as_str() {
-            "error" => Level::Error.severity(),
-            "warning" => Level::Warning.severity(),
-            "info" => Level::Info.severity(),
-            _ => sealos_shared::output::Severity::Ok,
-        };
         steps.row([
             step.step.to_string(),
-            out.theme.paint(&step.verdict.to_uppercase(), severity),
+            out.theme.paint(
+                &step.verdict.as_str().to_uppercase(),
+                step.verdict.severity(),
+            ),
             step.summary.clone(),
         ]);
     }

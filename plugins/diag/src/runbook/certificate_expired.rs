@@ -10,7 +10,7 @@ use sealos_shared::resources::certmanager::Certificate;
 use sealos_shared::retry::Backoff;
 
 use super::{Action, Auditor, Outcome, RunArgs, Status, Stop, outcome};
-use crate::finding::Object;
+use crate::finding::ObjectRef;
 
 /// Whether the runbook renews a certificate with this assessment.
 pub fn needs_renewal(a: &certs::Assessment) -> bool {
@@ -55,7 +55,7 @@ pub async fn plan(
         }
         actions.push(Action {
             kind: "renew",
-            object: Object::new("Certificate", Some(&ns), &name),
+            object: ObjectRef::new("Certificate", Some(&ns), &name),
             precondition: None,
             detail: format!(
                 "{}: {}",

@@ -7,7 +7,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use sealos_shared::Result;
-use sealos_shared::alert::{Alert, SlackWebhook, Syslog, SyslogFormat, Urgency};
+use sealos_shared::alert::{Alert, Syslog, SyslogFormat, Urgency};
 use sealos_shared::connection::Kube;
 use sealos_shared::retry::Backoff;
 use sealos_shared::traffic_shift::{
@@ -16,7 +16,7 @@ use sealos_shared::traffic_shift::{
 
 use super::{Action, Auditor, Outcome, PLUGIN, RunArgs, Status, Stop, outcome};
 use crate::bundle::{self, Plan};
-use crate::finding::Object;
+use crate::finding::ObjectRef;
 
 pub async fn plan(
     args: &RunArgs,
@@ -35,7 +35,7 @@ pub async fn plan(
             }
             Ok(current) => actions.push(Action {
                 kind: "shift",
-                object: Object::new("Deployment", Some(NAMESPACE), current.name()),
+                object: ObjectRef::new("Deployment", Some(NAMESPACE), current.name()),
                 // The target is absolute (ingress, 0%) and the shift re-reads the Deployment
                 // when it writes: a change since the plan cannot make it do something else.
                 precondition: None,
@@ -53,7 +53,7 @@ pub async fn plan(
         .join(bundle::default_name("sealos-high-error-rate"));
     actions.push(Action {
         kind: "collect",
-        object: Object::new("Bundle", None, &file.display().to_string()),
+        object: ObjectRef::new("Bundle", None, &file.display().to_string()),
         precondition: None,
         detail: format!(
             "istiod logs and events of every namespace, last {}",
@@ -61,7 +61,7 @@ pub async fn plan(
         ),
     });
     let mut sinks = Vec::new();
-    if args.slack_webhook.is_some() {
+    if args.slack.is_set() {
         sinks.push("slack".to_string());
     }
     if let Some(path) = &args.syslog {
@@ -70,7 +70,7 @@ pub async fn plan(
     sinks.push("stderr".into());
     actions.push(Action {
         kind: "alert",
-        object: Object::new("Alert", None, "high-error-rate"),
+        object: ObjectRef::new("Alert", None, "high-error-rate"),
         precondition: None,
         detail: format!("critical alert to {}", sinks.join(", ")),
     });
@@ -200,16 +200,13 @@ pub async fn execute(
         eprintln!("{}", alert.line());
         let mut failures = Vec::new();
         let mut sent = vec!["stderr".to_string()];
-        if let Some(url) = &args.slack_webhook {
-            let sent_slack =
-                match SlackWebhook::new(url, Duration::from_secs(10), Backoff::default()) {
-                    Ok(slack) => slack.send(&alert).await,
-                    Err(e) => Err(e),
-                };
-            match sent_slack {
+        match args.slack.webhook() {
+            Ok(Some(slack)) => match slack.send(&alert).await {
                 Ok(()) => sent.push("slack".into()),
                 Err(e) => failures.push(e.to_string()),
-            }
+            },
+            Ok(None) => {}
+            Err(e) => failures.push(e.to_string()),
         }
         if let Some(path) = &args.syslog {
             match Syslog::new(path, SyslogFormat::Rfc3164).send(&alert).await {

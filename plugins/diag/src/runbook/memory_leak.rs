@@ -13,12 +13,13 @@ use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use sealos_shared::Result;
 use sealos_shared::connection::Kube;
+use sealos_shared::list;
 use sealos_shared::retry::{self, Backoff};
 
 use super::precondition::{self, Precondition};
 use super::{Action, Auditor, Outcome, RunArgs, Status, Stop, outcome};
 use crate::connectivity::path::{self, SIDECAR};
-use crate::finding::Object;
+use crate::finding::ObjectRef;
 use crate::metrics;
 
 /// The PodDisruptionBudget covering `labels`, and how many disruptions it allows now.
@@ -50,8 +51,9 @@ pub async fn plan(
     let threshold = args.threshold()?;
     let mut notes = Vec::new();
     let usage = metrics::usage(&kube.client, scope, &mut notes).await?;
-    let pods: Vec<Pod> = crate::list::all(&kube.client, scope, None).await?;
-    let budgets: Vec<PodDisruptionBudget> = crate::list::all(&kube.client, scope, None).await?;
+    let pods: Vec<Pod> = sealos_shared::list::in_scope(&kube.client, scope, None).await?;
+    let budgets: Vec<PodDisruptionBudget> =
+        sealos_shared::list::in_scope(&kube.client, scope, None).await?;
     let mut over: Vec<_> = metrics::join(&usage, &pods, |_, c| c == SIDECAR)
         .into_iter()
         .filter(|u| u.memory_bytes > threshold.value())
@@ -106,7 +108,7 @@ pub async fn plan(
         };
         actions.push(Action {
             kind: "evict",
-            object: Object::new("Pod", Some(&u.namespace), &u.pod),
+            object: ObjectRef::new("Pod", Some(&u.namespace), &u.pod),
             // The pod measured, not another that took its name since (a StatefulSet's does).
             precondition: Precondition::uid(pod.uid()),
             detail: format!(
@@ -170,8 +172,8 @@ async fn replacement_ready(
                                 })
                                 .unwrap_or_default();
                             let params = ListParams::default().labels(&selector);
-                            match retry::read(Backoff::default(), || pods.list(&params)).await {
-                                Ok(list) => replicas_ready(&rs, &list.items, pod),
+                            match list::list_all(&pods, &params, "pods").await {
+                                Ok(items) => replicas_ready(&rs, &items, pod),
                                 Err(_) => false,
                             }
                         }

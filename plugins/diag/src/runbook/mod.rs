@@ -15,14 +15,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
+use sealos_shared::alert::SlackFlags;
 use sealos_shared::audit::{AuditLog, ObjectRef, Record};
-use sealos_shared::connection::{Kube, KubeFlags};
+use sealos_shared::connection::Kube;
 use sealos_shared::output::{Format, Out, Severity, Table};
 use sealos_shared::quantity::Quantity;
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
 
-use crate::finding::Object;
 use precondition::Precondition;
 
 /// The plugin name in audit records.
@@ -113,16 +113,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub audit_log: Option<PathBuf>,
     /// How long to wait for each rollout, renewal or replacement pod.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::durations::wait)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = sealos_shared::number::positive_duration)]
     pub timeout: Duration,
     /// high-error-rate: the Slack incoming webhook to alert.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "SLACK_WEBHOOK_URL",
-        hide_env_values = true
-    )]
-    pub slack_webhook: Option<String>,
+    #[command(flatten)]
+    pub slack: SlackFlags,
     /// high-error-rate: a syslog socket to alert (e.g. /dev/log).
     #[arg(long, value_name = "PATH")]
     pub syslog: Option<PathBuf>,
@@ -130,7 +125,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub bundle_dir: PathBuf,
     /// high-error-rate: how much of istiod's log and the events to collect.
-    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = crate::durations::window)]
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = sealos_shared::number::positive_duration)]
     pub since: Duration,
     /// memory-leak: an istio-proxy container above this memory is evicted (any unit: 256Mi, 0.25Gi).
     #[arg(long, value_name = "QUANTITY", default_value = "256Mi")]
@@ -139,7 +134,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_pods: usize,
     /// memory-leak: wait this long after a replacement is ready, before the next eviction.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::durations::pause)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = sealos_shared::number::duration_or_zero)]
     pub pause: Duration,
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: Format,
@@ -163,13 +158,7 @@ impl RunArgs {
         if self.since.is_zero() {
             return Err(Error::usage("--since must be more than 0"));
         }
-        if let Some(url) = &self.slack_webhook
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(Error::usage(
-                "--slack-webhook must be an http(s) URL (the URL itself is not shown)",
-            ));
-        }
+        self.slack.webhook()?;
         Ok(())
     }
 
@@ -185,7 +174,7 @@ impl RunArgs {
 pub struct Action {
     /// `shift`, `restart`, `renew`, `evict`, `collect`, `alert`.
     pub kind: &'static str,
-    pub object: Object,
+    pub object: ObjectRef,
     pub detail: String,
     /// What the plan read of the object: the write is refused if it changed since.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,7 +183,7 @@ pub struct Action {
 
 impl Action {
     /// An action with no precondition: what it writes is right whatever changed since the plan.
-    pub fn new(kind: &'static str, object: Object, detail: String) -> Action {
+    pub fn new(kind: &'static str, object: ObjectRef, detail: String) -> Action {
         Action {
             kind,
             object,
@@ -234,7 +223,7 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     pub kind: &'static str,
-    pub object: Object,
+    pub object: ObjectRef,
     pub status: Status,
     pub detail: String,
 }
@@ -278,20 +267,12 @@ impl Auditor {
     pub fn record(
         &self,
         action: &str,
-        object: &Object,
+        object: &ObjectRef,
         before: serde_json::Value,
         after: serde_json::Value,
         outcome: &str,
     ) -> Option<String> {
-        let mut record = Record::now(
-            PLUGIN,
-            action,
-            ObjectRef {
-                kind: object.kind.clone(),
-                namespace: object.namespace.clone(),
-                name: object.name.clone(),
-            },
-        );
+        let mut record = Record::now(PLUGIN, action, object.clone());
         record.context = self.context.clone();
         record.user = self.user.clone();
         record.before = before;
@@ -302,24 +283,13 @@ impl Auditor {
     }
 }
 
-pub async fn run(
-    command: &RunbookCommand,
-    flags: &KubeFlags,
-    color: sealos_shared::output::ColorChoice,
-) -> Result<Exit> {
-    match command {
-        RunbookCommand::List(list) => {
-            let mut out = Out::stdout(list.output, color);
-            list_runbooks(&mut out)
-        }
-        RunbookCommand::Run(args) => {
-            let mut out = Out::stdout(args.output, color);
-            run_one(args, flags, &mut out, &mut TerminalConfirm).await
-        }
-    }
+/// `runbook run`, confirming on the terminal.
+pub async fn run(args: &RunArgs, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    run_one(args, kube, out, &mut TerminalConfirm).await
 }
 
-fn list_runbooks(out: &mut Out) -> Result<Exit> {
+/// `runbook list`: needs no cluster.
+pub fn list_runbooks(out: &mut Out) -> Result<Exit> {
     #[derive(Serialize)]
     struct Entry {
         name: &'static str,
@@ -408,19 +378,18 @@ impl Stop {
 /// Plans, confirms and acts.
 pub async fn run_one(
     args: &RunArgs,
-    flags: &KubeFlags,
+    kube: &Kube,
     out: &mut Out,
     confirm: &mut dyn Confirm,
 ) -> Result<Exit> {
     args.validate()?;
-    let kube = flags.connect().await?;
     // Cluster-wide, as the guide's scripts are, unless -n narrows it.
-    let scope = flags.namespace.as_deref();
+    let scope = kube.requested_scope();
     let (plan, notes) = match args.name {
-        Name::HighErrorRate => high_error_rate::plan(args, &kube, scope).await?,
-        Name::ServiceDown => service_down::plan(args, &kube, scope).await?,
-        Name::CertificateExpired => certificate_expired::plan(args, &kube, scope).await?,
-        Name::MemoryLeak => memory_leak::plan(args, &kube, scope).await?,
+        Name::HighErrorRate => high_error_rate::plan(args, kube, scope).await?,
+        Name::ServiceDown => service_down::plan(args, kube, scope).await?,
+        Name::CertificateExpired => certificate_expired::plan(args, kube, scope).await?,
+        Name::MemoryLeak => memory_leak::plan(args, kube, scope).await?,
     };
     let mut report = Report {
         runbook: args.name,
@@ -463,7 +432,7 @@ pub async fn run_one(
             Some(true) => {}
         }
     }
-    let auditor = Auditor::new(&kube, args)?;
+    let auditor = Auditor::new(kube, args)?;
     let stop = Stop::default();
     let listener = {
         let stop = stop.clone();
@@ -474,15 +443,13 @@ pub async fn run_one(
     };
     report.results = match args.name {
         Name::HighErrorRate => {
-            high_error_rate::execute(args, &kube, &report.plan, &auditor, &stop).await
+            high_error_rate::execute(args, kube, &report.plan, &auditor, &stop).await
         }
-        Name::ServiceDown => {
-            service_down::execute(args, &kube, &report.plan, &auditor, &stop).await
-        }
+        Name::ServiceDown => service_down::execute(args, kube, &report.plan, &auditor, &stop).await,
         Name::CertificateExpired => {
-            certificate_expired::execute(args, &kube, &report.plan, &auditor, &stop).await
+            certificate_expired::execute(args, kube, &report.plan, &auditor, &stop).await
         }
-        Name::MemoryLeak => memory_leak::execute(args, &kube, &report.plan, &auditor, &stop).await,
+        Name::MemoryLeak => memory_leak::execute(args, kube, &report.plan, &auditor, &stop).await,
     };
     listener.abort();
     report.success = report
@@ -617,7 +584,11 @@ mod tests {
             .unwrap()
             .unwrap();
         stop.sleep(Duration::from_secs(3600)).await;
-        let action = Action::new("evict", Object::new("Pod", Some("ns"), "p"), String::new());
+        let action = Action::new(
+            "evict",
+            ObjectRef::new("Pod", Some("ns"), "p"),
+            String::new(),
+        );
         let skipped = stop.skipped(&action);
         assert_eq!(skipped.status, Status::Skipped);
         assert_eq!(serde_json::to_value(&skipped).unwrap()["status"], "skipped");

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::precondition::{self, Precondition};
 use super::{Action, Auditor, Outcome, RunArgs, Status, Stop, outcome};
-use crate::finding::Object;
+use crate::finding::ObjectRef;
 
 /// The annotation `kubectl rollout restart` sets.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
@@ -67,7 +67,7 @@ pub async fn plan(
         }
         actions.push(Action {
             kind: "restart",
-            object: Object::new("Deployment", Some(NAMESPACE), &name),
+            object: ObjectRef::new("Deployment", Some(NAMESPACE), &name),
             detail: format!("{ready}/{desired} ready: rollout restart, wait, verify"),
             // Restart what was judged unready: if it recovered, or someone else restarted or
             // changed it meanwhile, the restart is refused rather than done blind.

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sealos_sandbox::{Sandbox, SandboxOptions, Scenario};
 use sealos_shared::connection::{Kube, KubeFlags};
+use sealos_shared::test_server::serve;
 use serde_json::Value;
 
 /// The seeded `sealos` scenario's objects.
@@ -125,43 +126,19 @@ pub fn b64(text: &str) -> String {
 /// A stand-in for Envoy's admin API on 127.0.0.1:0: answers `/clusters?format=json` with
 /// `clusters` and `/config_dump` with a small dump; counts the requests it served.
 pub async fn envoy_admin(clusters: Value) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let served = Arc::new(AtomicUsize::new(0));
     let count = served.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let clusters = clusters.clone();
-            let count = count.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match stream.read(&mut byte).await {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let head = String::from_utf8_lossy(&head).to_string();
-                let path = head.split(' ').nth(1).unwrap_or("").to_string();
-                let (status, body) = if path.starts_with("/clusters") {
-                    ("200 OK", clusters.to_string())
-                } else if path.starts_with("/config_dump") {
-                    ("200 OK", serde_json::json!({"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump", "bootstrap": {"node": {"id": "stand-in"}}}]}).to_string())
-                } else {
-                    ("404 Not Found", String::new())
-                };
-                count.fetch_add(1, Ordering::SeqCst);
-                let answer = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(answer.as_bytes()).await;
-                let _ = stream.shutdown().await;
-            });
+    let addr = serve(move |request| {
+        count.fetch_add(1, Ordering::SeqCst);
+        if request.path.starts_with("/clusters") {
+            (200, "application/json", clusters.to_string())
+        } else if request.path.starts_with("/config_dump") {
+            (200, "application/json", serde_json::json!({"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump", "bootstrap": {"node": {"id": "stand-in"}}}]}).to_string())
+        } else {
+            (404, "application/json", String::new())
         }
-    });
+    })
+    .await;
     (addr, served)
 }
 
@@ -201,46 +178,12 @@ pub fn blog_clusters(health: &[&str]) -> Value {
 
 /// A stand-in Slack webhook on 127.0.0.1:0: answers 200 "ok" and keeps every POST body.
 pub async fn slack_sink() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
     let kept = bodies.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let kept = kept.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let Ok(n) = stream.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        continue;
-                    };
-                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    if buf.len() >= end + 4 + length {
-                        let body =
-                            String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string();
-                        kept.lock().unwrap().push(body);
-                        let _ = stream
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
-                            .await;
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    let addr = serve(move |request| {
+        kept.lock().unwrap().push(request.body);
+        (200, "text/plain", "ok".into())
+    })
+    .await;
     (addr, bodies)
 }

@@ -6,21 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::{OptionFuture, try_join_all};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Secret, Service};
-use kube::api::{Api, ListParams};
-use kube::{Client, Resource};
+use kube::Client;
 use sealos_shared::Result;
-use sealos_shared::error::KubeContext;
+use sealos_shared::list::in_scope;
 use sealos_shared::resources::certmanager::Certificate;
 use sealos_shared::resources::istio::{
     AuthorizationPolicy, Gateway, PeerAuthentication, VirtualService,
 };
-use sealos_shared::retry::{self, Backoff};
-use serde::de::DeserializeOwned;
 
 use super::{Area, CheckArgs};
-
-/// Page size for every list: big enough to be few requests, small enough for a busy server.
-pub const PAGE: u32 = 500;
 
 /// The cluster state the checks judge. A `None` list was not needed by the chosen areas.
 #[derive(Debug, Default)]
@@ -41,25 +35,6 @@ pub struct Snapshot {
     pub monitoring_pods: Option<Vec<Pod>>,
 }
 
-/// Every object of a list, page by page, each page retried on transient errors.
-pub async fn list_all<K>(api: Api<K>, params: ListParams, what: String) -> Result<Vec<K>>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    let mut params = params.limit(PAGE);
-    let mut items = Vec::new();
-    loop {
-        let page = retry::read(Backoff::default(), || api.list(&params))
-            .await
-            .kube_context(|| format!("list {what}"))?;
-        items.extend(page.items);
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => return Ok(items),
-        }
-    }
-}
-
 /// A label selector map as `k=v,...` (sorted, so equal selectors share one list).
 pub use sealos_shared::resources::istio::label_selector as selector_string;
 
@@ -69,7 +44,6 @@ fn when<F: std::future::Future>(needed: bool, f: impl FnOnce() -> F) -> OptionFu
 
 pub async fn collect(client: &Client, args: &CheckArgs, areas: &[Area]) -> Result<Snapshot> {
     let has = |a: Area| areas.contains(&a);
-    let all = ListParams::default();
     let istio_ns = args.istio_namespace.as_str();
     let sealos_ns = args.sealos_namespace.as_str();
     let mon_ns = args.monitoring_namespace.as_str();
@@ -86,57 +60,47 @@ pub async fn collect(client: &Client, args: &CheckArgs, areas: &[Area]) -> Resul
         authorization_policies,
         monitoring_pods,
     ) = futures::join!(
-        when(has(Area::ControlPlane), || list_all(
-            Api::<Deployment>::namespaced(client.clone(), istio_ns),
-            all.clone(),
-            format!("deployments in {istio_ns:?}")
+        when(has(Area::ControlPlane), || in_scope::<Deployment>(
+            client,
+            Some(istio_ns),
+            None
         )),
-        when(has(Area::ControlPlane), || list_all(
-            Api::<Pod>::namespaced(client.clone(), istio_ns),
-            all.clone(),
-            format!("pods in {istio_ns:?}")
+        when(has(Area::ControlPlane), || in_scope::<Pod>(
+            client,
+            Some(istio_ns),
+            None
         )),
         when(has(Area::Gateways) || has(Area::VirtualServices), || {
-            list_all(
-                Api::<Gateway>::all(client.clone()),
-                all.clone(),
-                "gateways in all namespaces".into(),
-            )
+            in_scope::<Gateway>(client, None, None)
         }),
-        when(has(Area::VirtualServices), || list_all(
-            Api::<VirtualService>::all(client.clone()),
-            all.clone(),
-            "virtualservices in all namespaces".into()
+        when(has(Area::VirtualServices), || in_scope::<VirtualService>(
+            client, None, None
         )),
-        when(has(Area::VirtualServices), || list_all(
-            Api::<Service>::all(client.clone()),
-            all.clone(),
-            "services in all namespaces".into()
+        when(has(Area::VirtualServices), || in_scope::<Service>(
+            client, None, None
         )),
-        when(has(Area::Controllers), || list_all(
-            Api::<Deployment>::namespaced(client.clone(), sealos_ns),
-            all.clone(),
-            format!("deployments in {sealos_ns:?}")
+        when(has(Area::Controllers), || in_scope::<Deployment>(
+            client,
+            Some(sealos_ns),
+            None
         )),
-        when(has(Area::Certificates), || list_all(
-            Api::<Certificate>::all(client.clone()),
-            all.clone(),
-            "certificates in all namespaces".into()
+        when(has(Area::Certificates), || in_scope::<Certificate>(
+            client, None, None
         )),
-        when(has(Area::Security), || list_all(
-            Api::<PeerAuthentication>::namespaced(client.clone(), sealos_ns),
-            all.clone(),
-            format!("peerauthentications in {sealos_ns:?}")
+        when(has(Area::Security), || in_scope::<PeerAuthentication>(
+            client,
+            Some(sealos_ns),
+            None
         )),
-        when(has(Area::Security), || list_all(
-            Api::<AuthorizationPolicy>::namespaced(client.clone(), sealos_ns),
-            all.clone(),
-            format!("authorizationpolicies in {sealos_ns:?}")
+        when(has(Area::Security), || in_scope::<AuthorizationPolicy>(
+            client,
+            Some(sealos_ns),
+            None
         )),
-        when(has(Area::Monitoring), || list_all(
-            Api::<Pod>::namespaced(client.clone(), mon_ns),
-            all.clone(),
-            format!("pods in {mon_ns:?}")
+        when(has(Area::Monitoring), || in_scope::<Pod>(
+            client,
+            Some(mon_ns),
+            None
         )),
     );
     let mut snapshot = Snapshot {
@@ -168,12 +132,7 @@ async fn collect_gateway_workloads(client: &Client, snapshot: &mut Snapshot) -> 
         .map(|g| selector_string(&g.spec.selector))
         .collect();
     let pods = try_join_all(selectors.into_iter().map(|selector| async move {
-        let pods = list_all(
-            Api::<Pod>::all(client.clone()),
-            ListParams::default().labels(&selector),
-            format!("pods with labels {selector:?} in all namespaces"),
-        )
-        .await?;
+        let pods = in_scope::<Pod>(client, None, Some(selector.as_str())).await?;
         Ok::<_, sealos_shared::Error>((selector, pods))
     }))
     .await?;
@@ -194,12 +153,7 @@ async fn collect_gateway_workloads(client: &Client, snapshot: &mut Snapshot) -> 
         ));
     }
     let secrets = try_join_all(namespaces.into_iter().map(|ns| async move {
-        let secrets = list_all(
-            Api::<Secret>::namespaced(client.clone(), &ns),
-            ListParams::default(),
-            format!("secrets in {ns:?}"),
-        )
-        .await?;
+        let secrets = in_scope::<Secret>(client, Some(ns.as_str()), None).await?;
         Ok::<_, sealos_shared::Error>((ns, secrets))
     }))
     .await?;

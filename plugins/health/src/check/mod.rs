@@ -15,14 +15,16 @@ mod virtual_services;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::number;
-use sealos_shared::output::{Format, Out, Severity};
+use sealos_shared::output::{Format, Out};
 use sealos_shared::traffic::NoDataPolicy;
 use sealos_shared::{Error, Exit, Result};
 
-use crate::prometheus_flags::PrometheusFlags;
+use sealos_shared::prometheus_flags::PrometheusFlags;
+
 pub use report::{AreaSummary, Finding, ObjectRef, Report, Summary, render_table};
+pub use sealos_shared::flags::FailOn;
 
 /// The areas a check covers, in the order they are shown.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -72,14 +74,6 @@ impl Area {
     }
 }
 
-/// `--fail-on`: the lowest status that makes the exit code 1.
-#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FailOn {
-    Warn,
-    #[default]
-    Fail,
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct CheckArgs {
     /// Check only these areas (comma-separated).
@@ -89,7 +83,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "AREA,...")]
     pub skip: Vec<Area>,
     /// The lowest status that makes the exit code 1.
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_name = "LEVEL", default_value = "fail", value_parser = FailOn::parser())]
     pub fail_on: FailOn,
     /// Where istiod and the ingress gateway run.
     #[arg(long, value_name = "NS", default_value = "istio-system")]
@@ -185,29 +179,35 @@ impl CheckArgs {
     }
 }
 
-/// Runs the checks and builds the report (no printing).
-pub async fn check(args: &CheckArgs, kube_flags: &KubeFlags) -> Result<Report> {
+/// Whether the chosen checks read the cluster (validating the flags first): traffic alone with
+/// --prometheus-url needs none.
+pub fn needs_cluster(args: &CheckArgs) -> Result<bool> {
+    let areas = args.validate()?;
+    Ok(areas
+        .iter()
+        .any(|a| *a != Area::Traffic || args.prometheus.needs_cluster()))
+}
+
+/// Runs the checks and builds the report (no printing). `kube` is `None` only when
+/// [`needs_cluster`] said so.
+pub async fn check(args: &CheckArgs, kube: Option<&Kube>) -> Result<Report> {
     let areas = args.validate()?;
     let kube_areas: Vec<Area> = areas
         .iter()
         .copied()
         .filter(|a| *a != Area::Traffic)
         .collect();
-    // Traffic alone with --prometheus-url needs no cluster.
-    let kube = if kube_areas.is_empty() {
-        None
-    } else {
-        Some(kube_flags.connect().await?)
-    };
     let snapshot_fut = async {
-        match &kube {
-            Some(kube) => collect::collect(&kube.client, args, &kube_areas).await,
-            None => Ok(collect::Snapshot::default()),
+        match kube {
+            Some(kube) if !kube_areas.is_empty() => {
+                collect::collect(&kube.client, args, &kube_areas).await
+            }
+            _ => Ok(collect::Snapshot::default()),
         }
     };
     let traffic_fut = async {
         if areas.contains(&Area::Traffic) {
-            Some(traffic::check(args, kube_flags).await)
+            Some(traffic::check(args, kube).await)
         } else {
             None
         }
@@ -236,17 +236,13 @@ pub async fn check(args: &CheckArgs, kube_flags: &KubeFlags) -> Result<Report> {
     Ok(Report::new(&areas, findings, traffic_report))
 }
 
-pub async fn run(args: &CheckArgs, kube_flags: &KubeFlags, out: &mut Out) -> Result<Exit> {
-    let report = check(args, kube_flags).await?;
+pub async fn run(args: &CheckArgs, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
+    let report = check(args, kube).await?;
     if out.format.is_machine() {
         out.data(&report)?;
     } else {
         let table = render_table(&report, &out.theme, out.format == Format::Wide);
         out.line(&table)?;
     }
-    let threshold = match args.fail_on {
-        FailOn::Warn => Severity::Warn,
-        FailOn::Fail => Severity::Fail,
-    };
-    Ok(Exit::problem_if(report.status >= threshold))
+    Ok(Exit::problem_if(args.fail_on.reached_by(report.status)))
 }

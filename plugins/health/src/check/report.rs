@@ -8,31 +8,7 @@ use serde::Serialize;
 use super::Area;
 
 /// The object a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct ObjectRef {
-    pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-impl ObjectRef {
-    pub fn new(kind: &str, namespace: Option<&str>, name: &str) -> ObjectRef {
-        ObjectRef {
-            kind: kind.to_string(),
-            namespace: namespace.map(str::to_string),
-            name: name.to_string(),
-        }
-    }
-
-    /// `kind/namespace/name`, as the table shows it.
-    pub fn display(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{}/{}/{}", self.kind.to_lowercase(), ns, self.name),
-            None => format!("{}/{}", self.kind.to_lowercase(), self.name),
-        }
-    }
-}
+pub use sealos_shared::resources::ObjectRef;
 
 /// One row: what was found about one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,7 +1,7 @@
 //! Traffic, when Prometheus answers: the shared analysis, turned into findings. An unreachable
 //! Prometheus is a warning (the signals are unknown), never OK.
 
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::output::Severity;
 use sealos_shared::traffic::{self, TrafficReport, TrafficSpec, Verdict};
 
@@ -27,7 +27,7 @@ pub fn severity(verdict: Verdict) -> Severity {
     }
 }
 
-pub async fn check(args: &CheckArgs, kube: &KubeFlags) -> (Vec<Finding>, Option<TrafficReport>) {
+pub async fn check(args: &CheckArgs, kube: Option<&Kube>) -> (Vec<Finding>, Option<TrafficReport>) {
     let unknown = |why: String| {
         vec![Finding::new(
             Area::Traffic,
@@ -36,7 +36,7 @@ pub async fn check(args: &CheckArgs, kube: &KubeFlags) -> (Vec<Finding>, Option<
             format!("traffic not judged: {why}"),
         )]
     };
-    let prom = match args.prometheus.connect(kube).await {
+    let prom = match args.prometheus.client(kube) {
         Ok(prom) => prom,
         Err(e) => return (unknown(e.to_string()), None),
     };

@@ -36,13 +36,12 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ObjectMeta, PostParams};
 use sealos_shared::alert::Entry;
-use sealos_shared::connection::KubeFlags;
+use sealos_shared::connection::Kube;
 use sealos_shared::error::KubeContext;
 use sealos_shared::retry::{self, Backoff};
 use sealos_shared::{Error, Result};
@@ -207,7 +206,7 @@ impl StateStore {
     /// Opens (and for a file, locks) the store, and reads what it holds.
     pub async fn open(
         location: &StateLocation,
-        kube: &KubeFlags,
+        kube: Option<&Kube>,
     ) -> Result<(StateStore, Option<SavedState>)> {
         let (backend, bytes) = match location {
             StateLocation::File(path) => {
@@ -222,11 +221,10 @@ impl StateStore {
                 )
             }
             StateLocation::ConfigMap { namespace, name } => {
-                let mut flags = kube.clone();
-                if flags.request_timeout.is_zero() {
-                    flags.request_timeout = Duration::from_secs(30);
-                }
-                let api = Api::namespaced(flags.connect().await?.client, namespace);
+                let kube = kube.ok_or_else(|| {
+                    Error::failed(format!("{location}: no cluster to read the ConfigMap from"))
+                })?;
+                let api = Api::namespaced(kube.client.clone(), namespace);
                 let current = get(&api, namespace, name).await?;
                 let bytes = current
                     .as_ref()

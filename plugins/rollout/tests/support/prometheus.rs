@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sealos_shared::prometheus::Prometheus;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use sealos_shared::test_server::serve;
 
 /// What one scrape adds: requests, and how many of them were 5xx.
 pub type Traffic = Arc<dyn Fn() -> (u64, u64) + Send + Sync>;
@@ -19,53 +18,32 @@ pub type Traffic = Arc<dyn Fn() -> (u64, u64) + Send + Sync>;
 /// Serves `/metrics` for `service` in `namespace` on 127.0.0.1 port 0; every scrape adds the
 /// traffic `traffic` says (all requests take under 10ms).
 pub async fn exporter(namespace: &str, service: &str, traffic: Traffic) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let labels = format!(
         "destination_service_namespace=\"{namespace}\",destination_service_name=\"{service}\""
     );
-    let total = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (labels, total, errors, traffic) = (
-                labels.clone(),
-                total.clone(),
-                errors.clone(),
-                traffic.clone(),
-            );
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let _ = stream.read(&mut buf).await;
-                let (requests, failed) = traffic();
-                let t = total.fetch_add(requests, Ordering::SeqCst) + requests;
-                let e = errors.fetch_add(failed, Ordering::SeqCst) + failed;
-                let body = format!(
-                    "# TYPE istio_requests_total counter\n\
-                     istio_requests_total{{{labels},response_code=\"200\"}} {ok}\n\
-                     istio_requests_total{{{labels},response_code=\"503\"}} {e}\n\
-                     # TYPE istio_request_duration_milliseconds histogram\n\
-                     istio_request_duration_milliseconds_bucket{{{labels},le=\"10\"}} {t}\n\
-                     istio_request_duration_milliseconds_bucket{{{labels},le=\"100\"}} {t}\n\
-                     istio_request_duration_milliseconds_bucket{{{labels},le=\"+Inf\"}} {t}\n\
-                     istio_request_duration_milliseconds_sum{{{labels}}} {sum}\n\
-                     istio_request_duration_milliseconds_count{{{labels}}} {t}\n",
-                    ok = t - e,
-                    sum = t * 5,
-                );
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(body.as_bytes()).await;
-            });
-        }
-    });
-    port
+    let total = AtomicU64::new(0);
+    let errors = AtomicU64::new(0);
+    let addr = serve(move |_| {
+        let (requests, failed) = traffic();
+        let t = total.fetch_add(requests, Ordering::SeqCst) + requests;
+        let e = errors.fetch_add(failed, Ordering::SeqCst) + failed;
+        let body = format!(
+            "# TYPE istio_requests_total counter\n\
+             istio_requests_total{{{labels},response_code=\"200\"}} {ok}\n\
+             istio_requests_total{{{labels},response_code=\"503\"}} {e}\n\
+             # TYPE istio_request_duration_milliseconds histogram\n\
+             istio_request_duration_milliseconds_bucket{{{labels},le=\"10\"}} {t}\n\
+             istio_request_duration_milliseconds_bucket{{{labels},le=\"100\"}} {t}\n\
+             istio_request_duration_milliseconds_bucket{{{labels},le=\"+Inf\"}} {t}\n\
+             istio_request_duration_milliseconds_sum{{{labels}}} {sum}\n\
+             istio_request_duration_milliseconds_count{{{labels}}} {t}\n",
+            ok = t - e,
+            sum = t * 5,
+        );
+        (200, "text/plain; version=0.0.4", body)
+    })
+    .await;
+    addr.port()
 }
 
 /// A running Prometheus, killed on drop.

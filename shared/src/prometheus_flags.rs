@@ -1,12 +1,14 @@
 //! Where Prometheus is: `--prometheus-url`, or by default the API server's service proxy to
 //! `monitoring/prometheus:9090` (so it works from a laptop, where the in-cluster URL does not).
+//! The one declaration of these flags: every command that asks Prometheus flattens it.
 
 use std::time::Duration;
 
 use clap::Args;
-use sealos_shared::connection::{KubeFlags, parse_request_timeout};
-use sealos_shared::prometheus::Prometheus;
-use sealos_shared::{Error, Result};
+
+use crate::connection::Kube;
+use crate::error::{Error, Result};
+use crate::prometheus::Prometheus;
 
 #[derive(Args, Debug, Clone)]
 pub struct PrometheusFlags {
@@ -27,7 +29,7 @@ pub struct PrometheusFlags {
     )]
     pub prometheus_service: String,
     /// How long one Prometheus query may take.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_request_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::number::positive_duration)]
     pub prometheus_timeout: Duration,
 }
 
@@ -51,19 +53,22 @@ impl PrometheusFlags {
         }
     }
 
-    /// The client: direct when a URL is given, else through the cluster (connecting to it).
-    pub async fn connect(&self, kube: &KubeFlags) -> Result<Prometheus> {
+    /// Whether Prometheus is reached through the cluster (no `--prometheus-url`).
+    pub fn needs_cluster(&self) -> bool {
+        self.prometheus_url.is_none()
+    }
+
+    /// The client: direct when a URL is given, else through the cluster's API server, each
+    /// query bounded by the tighter of the two timeouts.
+    pub fn client(&self, kube: Option<&Kube>) -> Result<Prometheus> {
         if let Some(url) = &self.prometheus_url {
             return Prometheus::direct(url, self.prometheus_timeout)
                 .map_err(|e| Error::usage(format!("--prometheus-url: {e}")));
         }
         let (ns, svc) = self.service_parts()?;
-        let mut flags = kube.clone();
-        // A query through the proxy is bounded by the tighter of the two timeouts.
-        if flags.request_timeout.is_zero() || flags.request_timeout > self.prometheus_timeout {
-            flags.request_timeout = self.prometheus_timeout;
-        }
-        let cluster = flags.connect().await?;
-        Ok(Prometheus::service_proxy(cluster.client, ns, svc))
+        let kube = kube.ok_or_else(|| {
+            Error::failed("no cluster to reach Prometheus through: give --prometheus-url")
+        })?;
+        Ok(Prometheus::service_proxy(kube.client.clone(), ns, svc).within(self.prometheus_timeout))
     }
 }
