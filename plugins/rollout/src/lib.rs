@@ -110,6 +110,19 @@ pub fn controller_namespace(kube: &Kube) -> Result<String> {
         .unwrap_or_else(|| sealos_shared::traffic_shift::NAMESPACE.to_string()))
 }
 
+/// Runs a command with the client and output given: the one place commands get them (tests
+/// pass the sandbox's client and a buffer).
+pub async fn execute(command: &Command, kube: &Kube, out: &mut Out) -> Result<Exit> {
+    match command {
+        Command::Status(a) => status::run(a, kube, out).await,
+        Command::Set(a) => shift::run_set(a, kube, out).await,
+        Command::Rollback(a) => shift::run_rollback(a, kube, out).await,
+        Command::History(a) => history::run(a, kube, out).await,
+        Command::Plan(a) => plan::run(a, kube, out).await,
+        Command::Completion(completion) => write_completion::<Args>(completion.shell, out.raw()),
+    }
+}
+
 pub async fn run(args: Args) -> Result<Exit> {
     let output = match &args.command {
         Command::Status(a) => &a.output,
@@ -124,19 +137,6 @@ pub async fn run(args: Args) -> Result<Exit> {
     let mut out = Out::stdout(output.output, args.global.color);
     let kube = args.kube.connect().await?;
     execute(&args.command, &kube, &mut out).await
-}
-
-/// Runs a command with the client and output given: the one place commands get them (tests
-/// pass the sandbox's client and a buffer).
-pub async fn execute(command: &Command, kube: &Kube, out: &mut Out) -> Result<Exit> {
-    match command {
-        Command::Status(a) => status::run(a, kube, out).await,
-        Command::Set(a) => shift::run_set(a, kube, out).await,
-        Command::Rollback(a) => shift::run_rollback(a, kube, out).await,
-        Command::History(a) => history::run(a, kube, out).await,
-        Command::Plan(a) => plan::run(a, kube, out).await,
-        Command::Completion(completion) => write_completion::<Args>(completion.shell, out.raw()),
-    }
 }
 
 /// `-o` for every command with output.

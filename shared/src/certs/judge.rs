@@ -212,10 +212,10 @@ fn days(remaining: SignedDuration) -> i64 {
 
 fn describe_days(remaining: SignedDuration) -> String {
     let secs = remaining.as_secs().abs();
-    if secs < 86_400 {
-        format!("{}h", secs / 3600)
-    } else {
-        format!("{} days", (secs + 43_200) / 86_400)
+    match (secs + 43_200) / 86_400 {
+        _ if secs < 86_400 => format!("{}h", secs / 3600),
+        1 => "1 day".to_string(),
+        days => format!("{days} days"),
     }
 }
 
@@ -423,8 +423,28 @@ fn judge_expiry(a: &mut Assessment, now: Timestamp, t: Thresholds, ready: bool) 
     let Some(not_after) = a.not_after else {
         return;
     };
+    a.days_left = Some(days_left(not_after, now));
+    if let Some((code, message)) = expiry(not_after, now, t, ready) {
+        a.add(code, message);
+    }
+}
+
+/// Whole days from `now` to `not_after`, rounded to the nearest day (negative once expired):
+/// the days every command of the suite prints for a certificate.
+pub fn days_left(not_after: Timestamp, now: Timestamp) -> i64 {
+    days(not_after.duration_since(now))
+}
+
+/// The expiry rule alone, for a date already known (a Certificate's `status.notAfter`, a TLS
+/// Secret's leaf): expired, within `crit_days` or within `warn_days`, with its message; `None`
+/// when none applies. `ready` notes a Certificate that cert-manager still calls Ready.
+pub fn expiry(
+    not_after: Timestamp,
+    now: Timestamp,
+    t: Thresholds,
+    ready: bool,
+) -> Option<(Code, String)> {
     let remaining = not_after.duration_since(now);
-    a.days_left = Some(days(remaining));
     let day = SignedDuration::from_hours(24);
     if remaining <= SignedDuration::ZERO {
         let although = if ready {
@@ -432,31 +452,33 @@ fn judge_expiry(a: &mut Assessment, now: Timestamp, t: Thresholds, ready: bool) 
         } else {
             ""
         };
-        a.add(
+        Some((
             Code::Expired,
             format!(
                 "expired {} ago ({not_after}){although}",
                 describe_days(remaining)
             ),
-        );
+        ))
     } else if remaining < day * t.crit_days as i32 {
-        a.add(
+        Some((
             Code::ExpiringCritical,
             format!(
                 "expires in {} ({not_after}), within {} days",
                 describe_days(remaining),
                 t.crit_days
             ),
-        );
+        ))
     } else if remaining < day * t.warn_days as i32 {
-        a.add(
+        Some((
             Code::ExpiringSoon,
             format!(
                 "expires in {} ({not_after}), within {} days",
                 describe_days(remaining),
                 t.warn_days
             ),
-        );
+        ))
+    } else {
+        None
     }
 }
 
@@ -467,6 +489,20 @@ mod tests {
     use crate::certs::x509::tests::{INTER, LEAF};
     use k8s_openapi::ByteString;
     use serde_json::json;
+
+    #[test]
+    fn days_round_to_the_nearest_and_one_is_singular() {
+        let now: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+        let at = |secs| now.checked_add(SignedDuration::from_secs(secs)).unwrap();
+        assert_eq!(days_left(at(7 * 86_400 - 60), now), 7);
+        assert_eq!(days_left(at(7 * 86_400 + 43_200 - 60), now), 7);
+        assert_eq!(days_left(at(7 * 86_400 + 43_200 + 60), now), 8);
+        assert_eq!(days_left(at(-2 * 86_400), now), -2);
+        assert_eq!(describe_days(SignedDuration::from_hours(35)), "1 day");
+        assert_eq!(describe_days(SignedDuration::from_hours(36)), "2 days");
+        assert_eq!(describe_days(SignedDuration::from_hours(60)), "3 days");
+        assert_eq!(describe_days(SignedDuration::from_hours(5)), "5h");
+    }
 
     const LEAF_KEY: &str = include_str!("testdata/leaf.key");
 

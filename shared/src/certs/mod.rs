@@ -11,6 +11,7 @@ pub mod x509;
 
 pub use judge::{
     Assessment, Code, DateSource, Finding, Thresholds, Verdict, assess_certificate, assess_secret,
+    days_left, expiry,
 };
 pub use keys::{KeyCheck, check_key};
 pub use renew::{Progress, Triggered, WaitOutcome, WaitTarget, trigger, wait_for_renewal};

@@ -1,6 +1,7 @@
 //! Certificates: Ready, and days until `notAfter` against `--warn-days` / `--crit-days`. The same
 //! expiry rule judges the gateways' TLS Secrets.
 
+use sealos_shared::certs::{self, Thresholds, x509::parse_chain};
 use sealos_shared::output::Severity;
 use sealos_shared::resources::condition;
 
@@ -9,21 +10,15 @@ use super::{Area, CheckArgs, Finding, ObjectRef};
 
 /// The `notAfter` of the first certificate in a PEM bundle (the leaf).
 pub fn leaf_not_after(pem: &[u8]) -> Result<jiff::Timestamp, String> {
-    let (_, block) =
-        x509_parser::pem::parse_x509_pem(pem).map_err(|e| format!("tls.crt is not PEM: {e}"))?;
-    let cert = block
-        .parse_x509()
-        .map_err(|e| format!("tls.crt is not an X.509 certificate: {e}"))?;
-    jiff::Timestamp::from_second(cert.validity().not_after.timestamp())
-        .map_err(|e| format!("certificate notAfter out of range: {e}"))
+    let chain = parse_chain(pem).map_err(|why| format!("tls.crt {why}"))?;
+    chain
+        .first()
+        .map(|leaf| leaf.not_after)
+        .ok_or_else(|| "tls.crt holds no certificate".to_string())
 }
 
-/// Whole days left (negative once expired), rounded down.
-pub fn days_left(not_after: jiff::Timestamp, now: jiff::Timestamp) -> i64 {
-    (not_after.as_second() - now.as_second()).div_euclid(86_400)
-}
-
-/// FAIL when expired or within `--crit-days`, WARN within `--warn-days`, else OK.
+/// FAIL when expired or within `--crit-days`, WARN within `--warn-days`, else OK: the rule and
+/// the days of `sealos_shared::certs`, so `health` and `cert check` never disagree.
 pub fn expiry_finding(
     area: Area,
     object: ObjectRef,
@@ -32,38 +27,27 @@ pub fn expiry_finding(
     now: jiff::Timestamp,
     args: &CheckArgs,
 ) -> Finding {
-    let days = days_left(not_after, now);
-    let date = not_after.strftime("%Y-%m-%d %H:%M UTC");
-    let days_text = if days == 1 {
-        "1 day".to_string()
-    } else {
-        format!("{days} days")
+    let thresholds = Thresholds {
+        warn_days: args.warn_days,
+        crit_days: args.crit_days,
     };
-    let (status, message) = if not_after <= now {
-        (
-            Severity::Fail,
-            format!("{what} expired on {date}: renew it now"),
-        )
-    } else if days < args.crit_days {
-        (
-            Severity::Fail,
+    match certs::expiry(not_after, now, thresholds, false) {
+        Some((code, message)) => Finding::new(
+            area,
+            code.verdict().severity(),
+            object,
+            format!("{what} {message}"),
+        ),
+        None => Finding::new(
+            area,
+            Severity::Ok,
+            object,
             format!(
-                "{what} expires in {days_text} ({date}), within --crit-days {}",
-                args.crit_days
+                "{what} valid for {} more days",
+                certs::days_left(not_after, now)
             ),
-        )
-    } else if days < args.warn_days {
-        (
-            Severity::Warn,
-            format!(
-                "{what} expires in {days_text} ({date}), within --warn-days {}",
-                args.warn_days
-            ),
-        )
-    } else {
-        (Severity::Ok, format!("{what} valid for {days} more days"))
-    };
-    Finding::new(area, status, object, message)
+        ),
+    }
 }
 
 pub fn check(snapshot: &Snapshot, args: &CheckArgs, now: jiff::Timestamp) -> Vec<Finding> {
@@ -138,18 +122,4 @@ pub fn check(snapshot: &Snapshot, args: &CheckArgs, now: jiff::Timestamp) -> Vec
         ));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_round_down_and_go_negative() {
-        let now: jiff::Timestamp = "2026-11-25T12:00:00Z".parse().unwrap_or_default();
-        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap_or_default();
-        assert_eq!(days_left(at("2026-12-02T11:00:00Z"), now), 6);
-        assert_eq!(days_left(at("2026-12-02T12:00:00Z"), now), 7);
-        assert_eq!(days_left(at("2026-11-25T11:00:00Z"), now), -1);
-    }
 }
