@@ -8,9 +8,10 @@ use super::Workload;
 /// Where the suite's image lives; the tag is the suite's version.
 pub const IMAGE_REPOSITORY: &str = "ghcr.io/labring/kubectl-sealos";
 
-/// The image of this build: `ghcr.io/labring/kubectl-sealos:<version>`.
+/// The image of this build: `ghcr.io/labring/kubectl-sealos:v<version>`, the tag the release
+/// workflow pushes (the git tag, `v`-prefixed as krew wants it).
 pub fn default_image() -> String {
-    format!("{IMAGE_REPOSITORY}:{}", crate::version::VERSION)
+    format!("{IMAGE_REPOSITORY}:v{}", env!("CARGO_PKG_VERSION"))
 }
 
 /// The image's user (distroless `nonroot`): numeric, so `runAsNonRoot` can be verified.
@@ -144,7 +145,13 @@ mod tests {
             spec["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["key"],
             "url"
         );
-        assert!(default_image().starts_with("ghcr.io/labring/kubectl-sealos:"));
+        assert_eq!(
+            default_image(),
+            format!(
+                "ghcr.io/labring/kubectl-sealos:v{}",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
         assert_eq!(
             t["metadata"]["labels"]["app.kubernetes.io/component"],
             "health-monitor"
