@@ -160,6 +160,8 @@ mod tests {
             },
             slo: vec![],
             passed: true,
+            workers: None,
+            histogram: None,
         }
     }
 

@@ -13,6 +13,7 @@ use sealos_shared::{Error, Exit, Result};
 pub mod client;
 pub mod compare;
 pub mod csv;
+pub mod fleet;
 pub mod load;
 pub mod plan;
 pub mod report;
@@ -109,7 +110,12 @@ fn percent(text: &str, max: f64) -> std::result::Result<f64, String> {
 
 pub async fn run(args: Args) -> Result<Exit> {
     let (format, cluster) = match &args.command {
-        Command::Run(r) => (r.output, r.from_cluster.then_some(&r.cluster)),
+        // --workers creates a Job (the workers themselves read no cluster).
+        Command::Run(r) => (
+            r.output,
+            (r.from_cluster || (r.workers.is_some() && r.fleet.worker_of.is_none()))
+                .then_some(&r.cluster),
+        ),
         Command::Compare(c) => (c.output, None),
         Command::Targets(t) => (t.output, Some(&t.cluster)),
         Command::Completion(completion) => {

@@ -48,6 +48,12 @@ pub struct StepReport {
     pub slo: Vec<Check>,
     /// False when the step missed the SLO or every request failed.
     pub passed: bool,
+    /// With `--workers`: each worker's share and figures, to show skew.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<Vec<crate::fleet::report::WorkerRow>>,
+    /// With `--workers`: the merged latency histogram in microseconds (HDR V2 + deflate, base64).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
 }
 
 impl BenchReport {

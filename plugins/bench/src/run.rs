@@ -88,6 +88,13 @@ pub struct RunArgs {
     pub gateway_url: Option<String>,
     #[command(flatten)]
     pub cluster: ClusterFlags,
+    /// Send the load from N pods of an Indexed Job of the suite's image (in --namespace, else
+    /// the context's namespace): -c, -n and --rate are divided among them, and their latency
+    /// histograms merged exactly into one report, plus a row per worker.
+    #[arg(long, value_name = "N", value_parser = crate::fleet::parse_workers)]
+    pub workers: Option<u32>,
+    #[command(flatten)]
+    pub fleet: crate::fleet::FleetFlags,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: Format,
@@ -105,39 +112,11 @@ struct Step {
 
 /// Runs the load; `kube` is given with --from-cluster.
 pub async fn execute(args: &RunArgs, kube: Option<&Kube>, out: &mut Out) -> Result<Exit> {
-    let body = match &args.body {
-        Some(path) => Bytes::from(
-            std::fs::read(path)
-                .map_err(|e| Error::usage(format!("read the body file {}: {e}", path.display())))?,
-        ),
-        None => Bytes::new(),
-    };
-    let options = RequestOptions {
-        method: args.method.clone(),
-        headers: args.headers.clone(),
-        body,
-        http2: args.http2,
-    };
-    let mut endpoints = Vec::new();
-    for url in &args.urls {
-        endpoints.push(Arc::new(
-            endpoint(url, args.host.as_deref(), &options).map_err(Error::usage)?,
-        ));
+    if args.workers.is_some() {
+        return crate::fleet::execute(args, kube, out).await;
     }
-    if let Some(kube) = kube.filter(|_| args.from_cluster) {
-        let found = targets::discover(kube, args.gateway_url.as_deref()).await?;
-        if found.is_empty() {
-            return Err(Error::failed(
-                "no VirtualService binds a host to the ingress gateway: nothing to benchmark",
-            ));
-        }
-        for target in found {
-            endpoints.push(Arc::new(
-                endpoint(&target.url, target.host_header.as_deref(), &options)
-                    .map_err(Error::usage)?,
-            ));
-        }
-    }
+    let options = request_options(args)?;
+    let endpoints = endpoints(args, kube, &options).await?;
     let steps: Vec<Step> = endpoints
         .iter()
         .flat_map(|e| {
@@ -147,15 +126,8 @@ pub async fn execute(args: &RunArgs, kube: Option<&Kube>, out: &mut Out) -> Resu
             })
         })
         .collect();
-    let threads = match args.threads {
-        Some(t) => t as usize,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let count = match (args.requests, args.duration) {
-        (Some(n), _) => Some(n),
-        (None, None) => Some(DEFAULT_COUNT),
-        (None, Some(_)) => None,
-    };
+    let threads = threads(args);
+    let count = count(args);
 
     let interrupt = interrupt_watch();
     let mut report = BenchReport {
@@ -179,17 +151,7 @@ pub async fn execute(args: &RunArgs, kube: Option<&Kube>, out: &mut Out) -> Resu
             }
         }
         let e = &step.endpoint;
-        let addrs = match tokio::net::lookup_host((e.connect_host.as_str(), e.port)).await {
-            Ok(addrs) => addrs.collect(),
-            Err(err) => {
-                // Every request of the step then fails as a connect error, counted.
-                eprintln!("warning: resolve {}: {err}", e.connect_host);
-                Vec::new()
-            }
-        };
-        let tls_name = e.https.then_some(e.host_header.as_str());
-        let connector =
-            Connector::new(addrs, tls_name, args.insecure, args.http2).map_err(Error::usage)?;
+        let connector = connector(e, args).await?;
         let plan = Arc::new(StepPlan {
             template: e.template.clone(),
             connector,
@@ -219,51 +181,85 @@ pub async fn execute(args: &RunArgs, kube: Option<&Kube>, out: &mut Out) -> Resu
             spinner.finish_and_clear();
         }
         let summary = measured.recorder.summary(measured.elapsed.as_secs_f64());
-        let checks = args
-            .slo
-            .as_ref()
-            .map(|slo| slo.check(&summary))
-            .unwrap_or_default();
-        // Unlike hey, a step where every request failed is never a success, SLO or not.
-        let all_failed = summary.requests > 0 && summary.successes == 0;
-        if all_failed {
-            eprintln!(
-                "warning: {} c={}: all {} requests failed",
-                e.service, step.concurrency, summary.requests
-            );
-        }
-        let passed = checks.iter().all(|c| c.pass) && !all_failed;
-        report.passed &= passed;
-        report.steps.push(StepReport {
-            service: e.service.clone(),
-            url: e.url.clone(),
-            concurrency: step.concurrency,
-            mode: if args.rate.is_some() {
-                "open"
-            } else {
-                "closed"
-            },
-            rate: args.rate,
+        let step_report = judge(
+            args,
+            e,
+            step.concurrency,
             started,
-            interrupted: measured.interrupted,
             summary,
-            slo: checks,
-            passed,
-        });
+            measured.interrupted,
+        );
+        report.passed &= step_report.passed;
+        report.steps.push(step_report);
         if measured.interrupted {
             report.interrupted = true;
             break;
         }
     }
 
+    render(args, &report, out)
+}
+
+/// A measured step judged against the SLO. A step where every request failed is never a
+/// success, SLO or not (unlike hey).
+pub fn judge(
+    args: &RunArgs,
+    e: &Endpoint,
+    concurrency: u32,
+    started: String,
+    summary: crate::stats::Summary,
+    interrupted: bool,
+) -> StepReport {
+    let checks = args
+        .slo
+        .as_ref()
+        .map(|slo| slo.check(&summary))
+        .unwrap_or_default();
+    let all_failed = summary.requests > 0 && summary.successes == 0;
+    if all_failed {
+        eprintln!(
+            "warning: {} c={concurrency}: all {} requests failed",
+            e.service, summary.requests
+        );
+    }
+    let passed = checks.iter().all(|c| c.pass) && !all_failed;
+    StepReport {
+        service: e.service.clone(),
+        url: e.url.clone(),
+        concurrency,
+        mode: if args.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        },
+        rate: args.rate,
+        started,
+        interrupted,
+        summary,
+        slo: checks,
+        passed,
+        workers: None,
+        histogram: None,
+    }
+}
+
+/// Appends the CSV rows, prints the report, and says how the run ended.
+pub fn render(args: &RunArgs, report: &BenchReport, out: &mut Out) -> Result<Exit> {
     if let Some(path) = &args.csv {
         crate::csv::append(path, &report.steps)?;
     }
     if out.format.is_machine() {
-        out.data(&report)?;
+        out.data(report)?;
     } else {
         let table = report.table(out.format == Format::Wide, &out.theme);
         out.table(&table)?;
+        for step in &report.steps {
+            if let Some(workers) = &step.workers {
+                out.line("")?;
+                let table = crate::fleet::report::table(step, workers, &out.theme);
+                out.table(&table)?;
+            }
+        }
     }
     Ok(if report.interrupted {
         Exit::Interrupted
@@ -272,8 +268,85 @@ pub async fn execute(args: &RunArgs, kube: Option<&Kube>, out: &mut Out) -> Resu
     })
 }
 
+/// The request options every URL shares: method, headers, body, HTTP version.
+pub fn request_options(args: &RunArgs) -> Result<RequestOptions> {
+    let body = match &args.body {
+        Some(path) => Bytes::from(
+            std::fs::read(path)
+                .map_err(|e| Error::usage(format!("read the body file {}: {e}", path.display())))?,
+        ),
+        None => Bytes::new(),
+    };
+    Ok(RequestOptions {
+        method: args.method.clone(),
+        headers: args.headers.clone(),
+        body,
+        http2: args.http2,
+    })
+}
+
+/// The URLs given, then (with --from-cluster) the gateway's targets.
+pub async fn endpoints(
+    args: &RunArgs,
+    kube: Option<&Kube>,
+    options: &RequestOptions,
+) -> Result<Vec<Arc<Endpoint>>> {
+    let mut endpoints = Vec::new();
+    for url in &args.urls {
+        endpoints.push(Arc::new(
+            endpoint(url, args.host.as_deref(), options).map_err(Error::usage)?,
+        ));
+    }
+    if let Some(kube) = kube.filter(|_| args.from_cluster) {
+        let found = targets::discover(kube, args.gateway_url.as_deref()).await?;
+        if found.is_empty() {
+            return Err(Error::failed(
+                "no VirtualService binds a host to the ingress gateway: nothing to benchmark",
+            ));
+        }
+        for target in found {
+            endpoints.push(Arc::new(
+                endpoint(&target.url, target.host_header.as_deref(), options)
+                    .map_err(Error::usage)?,
+            ));
+        }
+    }
+    Ok(endpoints)
+}
+
+/// Load threads: --threads, else one per core.
+pub fn threads(args: &RunArgs) -> usize {
+    match args.threads {
+        Some(t) => t as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// Requests per step: -n, else the default unless -z is given.
+pub fn count(args: &RunArgs) -> Option<u64> {
+    match (args.requests, args.duration) {
+        (Some(n), _) => Some(n),
+        (None, None) => Some(DEFAULT_COUNT),
+        (None, Some(_)) => None,
+    }
+}
+
+/// The step's connector: the endpoint's resolved addresses (none when resolving failed: every
+/// request then fails as a connect error, counted), TLS and HTTP version.
+pub async fn connector(e: &Endpoint, args: &RunArgs) -> Result<Connector> {
+    let addrs = match tokio::net::lookup_host((e.connect_host.as_str(), e.port)).await {
+        Ok(addrs) => addrs.collect(),
+        Err(err) => {
+            eprintln!("warning: resolve {}: {err}", e.connect_host);
+            Vec::new()
+        }
+    };
+    let tls_name = e.https.then_some(e.host_header.as_str());
+    Connector::new(addrs, tls_name, args.insecure, args.http2).map_err(Error::usage)
+}
+
 /// A flag that turns true on the first Ctrl-C or SIGTERM.
-fn interrupt_watch() -> watch::Receiver<bool> {
+pub fn interrupt_watch() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         sealos_shared::cli::shutdown_signal().await;
@@ -284,13 +357,13 @@ fn interrupt_watch() -> watch::Receiver<bool> {
     rx
 }
 
-async fn interrupted(mut rx: watch::Receiver<bool>) {
+pub async fn interrupted(mut rx: watch::Receiver<bool>) {
     if rx.wait_for(|v| *v).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
 
-fn now() -> String {
+pub fn now() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())

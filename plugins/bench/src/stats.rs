@@ -172,6 +172,82 @@ impl Recorder {
         self.bytes += other.bytes;
     }
 
+    /// The latency histogram (microseconds), for a worker to send whole.
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.latency_us
+    }
+
+    /// Answers by status code, codes with none left out.
+    pub fn status_counts(&self) -> BTreeMap<u16, u64> {
+        (0u16..)
+            .zip(self.status.iter())
+            .filter(|(_, n)| **n > 0)
+            .map(|(code, n)| (code, *n))
+            .collect()
+    }
+
+    /// Failed requests by kind, in [`ErrorKind::ALL`] order.
+    pub fn error_counts(&self) -> [u64; 6] {
+        self.errors
+    }
+
+    pub fn successes(&self) -> u64 {
+        self.successes
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// A recorder rebuilt from what a worker sent: the histogram must have this recorder's
+    /// bounds and hold exactly one value per request counted.
+    pub fn from_parts(
+        histogram: &Histogram<u64>,
+        status: &BTreeMap<u16, u64>,
+        errors: [u64; 6],
+        successes: u64,
+        bytes: u64,
+    ) -> Result<Recorder, String> {
+        let mut recorder = Recorder::new()?;
+        if histogram.low() != recorder.latency_us.low()
+            || histogram.high() != recorder.latency_us.high()
+            || histogram.sigfig() != recorder.latency_us.sigfig()
+        {
+            return Err(format!(
+                "the histogram's bounds ({}..{}, {} digits) are not the bench's",
+                histogram.low(),
+                histogram.high(),
+                histogram.sigfig()
+            ));
+        }
+        recorder
+            .latency_us
+            .add(histogram)
+            .map_err(|e| format!("merge the histogram: {e:?}"))?;
+        for (code, n) in status {
+            let slot = recorder
+                .status
+                .get_mut(usize::from(*code))
+                .filter(|_| *code >= 100)
+                .ok_or_else(|| format!("{code} is not a status code"))?;
+            *slot = *n;
+        }
+        recorder.errors = errors;
+        recorder.successes = successes;
+        recorder.bytes = bytes;
+        let counted = errors
+            .iter()
+            .try_fold(successes, |sum, n| sum.checked_add(*n))
+            .ok_or("the request counts overflow")?;
+        if counted != recorder.latency_us.len() {
+            return Err(format!(
+                "{counted} requests counted but {} latencies recorded",
+                recorder.latency_us.len()
+            ));
+        }
+        Ok(recorder)
+    }
+
     pub fn requests(&self) -> u64 {
         self.successes + self.failures()
     }
