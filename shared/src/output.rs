@@ -244,6 +244,16 @@ impl Write for Captured {
     }
 }
 
+/// `one` for 1, `many` otherwise: plurals as words ("1 step", "3 proxies"), never "step(s)".
+pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// `n` and the noun that goes with it: `counted(3, "proxy", "proxies")` is "3 proxies".
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", plural(n, one, many))
+}
+
 pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string_pretty(value).map_err(|e| Error::failed(format!("encode JSON: {e}")))
 }
@@ -405,6 +415,13 @@ mod tests {
         out.data(&serde_json::json!({"b": [1, 2]})).unwrap();
         let text = captured.text();
         assert_eq!(text, "{\n  \"a\": 1\n}\nb:\n- 1\n- 2\n");
+    }
+
+    #[test]
+    fn plurals_are_words() {
+        assert_eq!(counted(1, "proxy", "proxies"), "1 proxy");
+        assert_eq!(counted(0, "proxy", "proxies"), "0 proxies");
+        assert_eq!(counted(3, "step", "steps"), "3 steps");
     }
 
     #[test]
