@@ -257,10 +257,10 @@ impl Out {
         self.flush()
     }
 
-    /// Prints a table fitted to [`Out::width`]; in table format, cells too long for one are
-    /// shortened and printed whole under it.
+    /// Prints a table fitted to [`Out::width`]: with a width (a terminal, COLUMNS), cells too
+    /// long for one are shortened and printed whole under it; without one, every cell whole.
     pub fn table(&mut self, table: &Table) -> Result<()> {
-        let text = table.render_fit(self.width, self.format == Format::Table);
+        let text = table.render_fit(self.width, self.width.is_some());
         if text.is_empty() {
             Ok(())
         } else {
