@@ -138,11 +138,54 @@ impl Theme {
     }
 }
 
+/// The width tables are fitted to; `None` for no limit.
+///
+/// `COLUMNS` first (the user's or a test's explicit say, as clap and most CLIs read it), else the
+/// terminal's width when stdout is one. Output to a pipe or file is not wrapped, as `kubectl get`
+/// never wraps or cuts what goes to a pipe: `grep` and `awk` see whole rows. `-o wide` is the
+/// whole row on purpose, so it is never wrapped either.
+pub fn table_width(format: Format, columns: Option<&str>, tty: Option<u16>) -> Option<usize> {
+    if format != Format::Table {
+        return None;
+    }
+    match columns.and_then(|c| c.trim().parse::<usize>().ok()) {
+        Some(n) if n > 0 => Some(n),
+        _ => tty.map(usize::from).filter(|w| *w > 0),
+    }
+}
+
+/// How many rows a screen holds: `LINES`, else the terminal's height; `None` for a pipe or a
+/// file, which get every row, as they get whole lines (see [`table_width`]).
+pub fn screen_rows(lines: Option<&str>, tty: Option<u16>) -> Option<usize> {
+    match lines.and_then(|c| c.trim().parse::<usize>().ok()) {
+        Some(n) if n > 0 => Some(n),
+        _ => tty.map(usize::from).filter(|h| *h > 0),
+    }
+}
+
+/// The terminal's (width, height), when stdout is one.
+fn tty_size() -> Option<(u16, u16)> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size().map(|(w, h)| (w.0, h.0))
+}
+
+/// This process's screen height for tables ([`screen_rows`] from the environment).
+pub fn screen_rows_here() -> Option<usize> {
+    screen_rows(
+        std::env::var("LINES").ok().as_deref(),
+        tty_size().map(|(_, h)| h),
+    )
+}
+
 /// Where a command prints its data, and how.
 pub struct Out {
     writer: Box<dyn Write + Send>,
     pub format: Format,
     pub theme: Theme,
+    /// The width tables are fitted to (see [`table_width`]); `None` for no limit.
+    pub width: Option<usize>,
 }
 
 impl Out {
@@ -152,6 +195,11 @@ impl Out {
             writer: Box::new(std::io::stdout()),
             format,
             theme: Theme::detect(color, format),
+            width: table_width(
+                format,
+                std::env::var("COLUMNS").ok().as_deref(),
+                tty_size().map(|(w, _)| w),
+            ),
         }
     }
 
@@ -161,6 +209,7 @@ impl Out {
             writer,
             format,
             theme: Theme::default(),
+            width: None,
         }
     }
 
@@ -208,8 +257,10 @@ impl Out {
         self.flush()
     }
 
+    /// Prints a table fitted to [`Out::width`]: with a width (a terminal, COLUMNS), cells too
+    /// long for one are shortened and printed whole under it; without one, every cell whole.
     pub fn table(&mut self, table: &Table) -> Result<()> {
-        let text = table.render();
+        let text = table.render_fit(self.width, self.width.is_some());
         if text.is_empty() {
             Ok(())
         } else {
@@ -242,6 +293,16 @@ impl Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// `one` for 1, `many` otherwise: plurals as words ("1 step", "3 proxies"), never "step(s)".
+pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// `n` and the noun that goes with it: `counted(3, "proxy", "proxies")` is "3 proxies".
+pub fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", plural(n, one, many))
 }
 
 pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
@@ -289,13 +350,37 @@ impl Table {
         self.rows.len()
     }
 
+    /// Every cell whole, no width limit (what `-o wide` and a pipe get).
     pub fn render(&self) -> String {
+        self.render_fit(None, false)
+    }
+
+    /// Fitted to `width` (long cells wrap), and with `shorten` each cell longer than
+    /// [`LONG_CELL`] cut to its first clauses and marked `[n]`, its whole text under the table.
+    pub fn render_fit(&self, width: Option<usize>, shorten: bool) -> String {
         let mut grid = Grid::new();
-        grid.load_preset(presets::NOTHING)
-            .set_content_arrangement(ContentArrangement::Disabled);
+        grid.load_preset(presets::NOTHING);
+        match width {
+            Some(w) => {
+                grid.set_content_arrangement(ContentArrangement::Dynamic)
+                    .set_width(u16::try_from(w).unwrap_or(u16::MAX));
+            }
+            None => {
+                grid.set_content_arrangement(ContentArrangement::Disabled);
+            }
+        }
         grid.set_header(self.header.clone());
+        let mut notes = Vec::new();
         for row in &self.rows {
-            grid.add_row(row.clone());
+            if shorten {
+                grid.add_row(
+                    row.iter()
+                        .map(|cell| shorten_cell(cell, &mut notes))
+                        .collect::<Vec<_>>(),
+                );
+            } else {
+                grid.add_row(row.clone());
+            }
         }
         let last = self.header.len().saturating_sub(1);
         for (index, column) in grid.column_iter_mut().enumerate() {
@@ -304,11 +389,77 @@ impl Table {
                 column.set_cell_alignment(CellAlignment::Right);
             }
         }
-        grid.lines()
+        let mut lines: Vec<String> = grid
+            .lines()
             .map(|line| line.trim_end().to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        for (i, note) in notes.iter().enumerate() {
+            if i == 0 {
+                lines.push(String::new());
+            }
+            lines.extend(wrap(&format!("[{}] {note}", i + 1), width, 4));
+        }
+        lines.join("\n")
     }
+}
+
+/// A cell longer than this many characters is shortened in a table (its whole text goes under
+/// the table): a 400-character error chain in a cell makes a table no screen can show.
+pub const LONG_CELL: usize = 100;
+
+/// How much of a long cell stays in it.
+const SHORT_CELL: usize = 60;
+
+/// `cell` itself, or its first clauses (an error chain's outer causes: `a: b: c` cut after `b`)
+/// up to [`SHORT_CELL`] characters with ` … [n]`, its whole text pushed to `notes`.
+fn shorten_cell(cell: &str, notes: &mut Vec<String>) -> String {
+    // Coloured cells are short labels; cutting inside an escape sequence would break it.
+    if cell.chars().count() <= LONG_CELL || cell.contains('\u{1b}') {
+        return cell.to_string();
+    }
+    let head: String = cell.chars().take(SHORT_CELL).collect();
+    let cut = head
+        .rfind(": ")
+        .or_else(|| head.rfind(' '))
+        .filter(|at| *at >= SHORT_CELL / 3)
+        .unwrap_or(head.len());
+    notes.push(cell.to_string());
+    format!("{} … [{}]", head[..cut].trim_end(), notes.len())
+}
+
+/// `text` wrapped at spaces to `width` (none: one line), continuation lines indented by `indent`.
+pub fn wrap(text: &str, width: Option<usize>, indent: usize) -> Vec<String> {
+    let Some(width) = width.filter(|w| *w > indent + 10) else {
+        return vec![text.to_string()];
+    };
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    // Nothing but the indent on the line yet.
+    let mut fresh = true;
+    for word in text.split(' ') {
+        let mut rest: Vec<char> = word.chars().collect();
+        if !fresh && len + 1 + rest.len() > width {
+            lines.push(std::mem::replace(&mut line, " ".repeat(indent)));
+            len = indent;
+            fresh = true;
+        }
+        if !fresh {
+            line.push(' ');
+            len += 1;
+        }
+        // A word longer than a line is split where the line ends.
+        while len + rest.len() > width {
+            line.extend(rest.drain(..width - len));
+            lines.push(std::mem::replace(&mut line, " ".repeat(indent)));
+            len = indent;
+        }
+        len += rest.len();
+        line.extend(rest);
+        fresh = false;
+    }
+    lines.push(line);
+    lines
 }
 
 #[cfg(test)]
@@ -405,6 +556,69 @@ mod tests {
         out.data(&serde_json::json!({"b": [1, 2]})).unwrap();
         let text = captured.text();
         assert_eq!(text, "{\n  \"a\": 1\n}\nb:\n- 1\n- 2\n");
+    }
+
+    #[test]
+    fn tables_fit_the_width_and_long_cells_go_under_them() {
+        let error = format!(
+            "port-forward to pod \"app-test-1\": {}: connection refused",
+            "upgrade request failed with a long explanation "
+                .repeat(8)
+                .trim_end()
+        );
+        let mut table = Table::new(["level", "code", "object", "message"]);
+        table.row([
+            "FAIL",
+            "port-forward",
+            "Pod ns-bob/app-test-1",
+            error.as_str(),
+        ]);
+        table.row([
+            "WARN",
+            "route",
+            "VirtualService ns-bob/app-test",
+            "a message of some length that has to wrap in a narrow column of the table",
+        ]);
+        let text = table.render_fit(Some(60), true);
+        for line in text.lines() {
+            assert!(line.chars().count() <= 60, "{line:?} in\n{text}");
+        }
+        assert!(text.contains("[1]"), "{text}");
+        // The whole error is under the table, every word of it.
+        let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(joined.contains("connection refused"), "{text}");
+        // Unfitted: one line per row, every cell whole.
+        let whole = table.render();
+        assert_eq!(whole.lines().count(), 3);
+        assert!(whole.contains(&error));
+    }
+
+    #[test]
+    fn the_width_follows_columns_then_the_terminal_and_wide_is_never_wrapped() {
+        assert_eq!(table_width(Format::Table, Some("100"), Some(80)), Some(100));
+        assert_eq!(table_width(Format::Table, None, Some(80)), Some(80));
+        assert_eq!(table_width(Format::Table, Some("x"), Some(80)), Some(80));
+        assert_eq!(table_width(Format::Table, None, None), None);
+        assert_eq!(table_width(Format::Wide, Some("100"), Some(80)), None);
+        assert_eq!(table_width(Format::Json, Some("100"), None), None);
+        assert_eq!(screen_rows(Some("50"), Some(30)), Some(50));
+        assert_eq!(screen_rows(None, Some(30)), Some(30));
+        assert_eq!(screen_rows(None, None), None);
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_indents() {
+        let lines = wrap("[1] aaa bbb ccc ddd eee fff", Some(15), 4);
+        assert_eq!(lines, ["[1] aaa bbb ccc", "    ddd eee fff"]);
+        let long = wrap(&"x".repeat(40), Some(15), 4);
+        assert!(long.iter().all(|l| l.chars().count() <= 15), "{long:?}");
+    }
+
+    #[test]
+    fn plurals_are_words() {
+        assert_eq!(counted(1, "proxy", "proxies"), "1 proxy");
+        assert_eq!(counted(0, "proxy", "proxies"), "0 proxies");
+        assert_eq!(counted(3, "step", "steps"), "3 steps");
     }
 
     #[test]

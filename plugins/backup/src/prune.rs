@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use sealos_shared::archive::location::{self, Listed};
 use sealos_shared::flags::{RenamedFormat, format_parser};
+use sealos_shared::output::counted;
 use sealos_shared::output::{Format, Out, Table};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
@@ -125,9 +126,9 @@ pub async fn run(args: &PruneArgs, out: &mut Out) -> Result<Exit> {
         }
         out.table(&table)?;
         out.line(&format!(
-            "{} {} backup(s), kept {} in {}",
+            "{} {}, kept {} in {}",
             verb,
-            report.deleted.len(),
+            counted(report.deleted.len(), "backup", "backups"),
             report.kept.len(),
             report.location
         ))?;

@@ -10,6 +10,7 @@ use sealos_shared::archive::signing::{self, Signer, TrustedSigners};
 use sealos_shared::archive::writer::Hashing;
 use sealos_shared::archive::{crypt, reader};
 use sealos_shared::flags::RenamedFormat;
+use sealos_shared::output::counted;
 use sealos_shared::output::{Format, Out, Severity};
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
@@ -156,10 +157,10 @@ pub async fn run(args: &VerifyArgs, out: &mut Out) -> Result<Exit> {
         }
     } else {
         out.line(&format!(
-            "{} {}: {} problem(s)",
+            "{} {}: {}",
             out.theme.severity(Severity::Fail),
             report.archive,
-            report.problems.len()
+            counted(report.problems.len(), "problem", "problems")
         ))?;
         for problem in &report.problems {
             out.line(&format!("  {problem}"))?;

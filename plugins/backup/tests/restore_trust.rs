@@ -433,7 +433,7 @@ async fn allow_kind_admits_a_named_kind_and_says_so() {
     assert_eq!(out.status.code(), Some(0), "{why}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("allowed by --allow-kind ServiceAccount: 1 object(s) (ServiceAccount)"),
+        stdout.contains("allowed by --allow-kind ServiceAccount: 1 object (ServiceAccount)"),
         "{why}"
     );
     let line = stdout.lines().find(|l| l.contains("deployer")).unwrap();

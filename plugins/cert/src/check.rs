@@ -10,8 +10,9 @@ use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use sealos_shared::certs::{Assessment, Thresholds, Verdict, assess_secret, survey};
 use sealos_shared::connection::Kube;
+use sealos_shared::grouping::{self, Count, GroupFlags};
 use sealos_shared::list;
-use sealos_shared::output::{Format, Out, Table};
+use sealos_shared::output::{Format, Out};
 use sealos_shared::resources::certmanager::Certificate;
 use sealos_shared::resources::condition;
 use sealos_shared::resources::istio::Gateway;
@@ -25,10 +26,10 @@ use crate::cluster;
 #[derive(clap::Args, Debug, Clone)]
 pub struct CheckArgs {
     /// Warn when a certificate expires within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    #[arg(long, value_name = "DAYS", default_value_t = sealos_shared::certs::Thresholds::default().warn_days)]
     pub warn_days: i64,
     /// Critical when a certificate expires within this many days.
-    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    #[arg(long, value_name = "DAYS", default_value_t = sealos_shared::certs::Thresholds::default().crit_days)]
     pub crit_days: i64,
     /// Only Certificates with these labels (kubectl selector syntax); Gateway Secrets are then skipped.
     #[arg(short = 'l', long, value_name = "SELECTOR")]
@@ -37,6 +38,8 @@ pub struct CheckArgs {
     /// while Ready), or only on failures (expired, critical, not ready, broken).
     #[arg(long, value_name = "LEVEL", default_value = "fail", value_parser = FailOn::parser())]
     pub fail_on: FailOn,
+    #[command(flatten)]
+    pub rows: GroupFlags,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: Format,
@@ -68,6 +71,8 @@ pub struct CheckReport {
     pub now: Timestamp,
     pub thresholds: Thresholds,
     pub summary: Summary,
+    /// How many certificates of each code (their worst finding; `ok` for none), worst first.
+    pub counts: Vec<Count>,
     pub items: Vec<Row>,
 }
 
@@ -123,7 +128,12 @@ impl CheckReport {
 pub async fn run(kube: &Kube, args: &CheckArgs, out: &mut Out) -> Result<Exit> {
     let thresholds = args.thresholds()?;
     let report = collect(kube, args.selector.as_deref(), thresholds, Timestamp::now()).await?;
-    render(&report, kube.all_namespaces, out)?;
+    render(
+        &report,
+        kube.all_namespaces,
+        args.rows.budget(out.format),
+        out,
+    )?;
     Ok(report.exit(args.fail_on))
 }
 
@@ -294,6 +304,7 @@ pub async fn collect(
         now,
         thresholds,
         summary,
+        counts: grouping::counts(&items, group_key),
         items,
     })
 }
@@ -343,7 +354,26 @@ pub fn sort_worst_first(rows: &mut [Row]) {
     });
 }
 
-pub fn render(report: &CheckReport, all_namespaces: bool, out: &mut Out) -> Result<()> {
+/// A row's group: its kind and its worst finding's code (`ok` for none).
+fn group_key(row: &Row) -> grouping::Key {
+    let code = row
+        .assessment
+        .findings
+        .first()
+        .and_then(|f| serde_json::to_value(f.code).ok())
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| "ok".into());
+    (row.kind.to_string(), code, row.assessment.severity)
+}
+
+/// The table, worst first; with a `budget` of lines and more certificates than fit, grouped by
+/// code (counts, the worst of each) and without the per-finding lines.
+pub fn render(
+    report: &CheckReport,
+    all_namespaces: bool,
+    budget: Option<usize>,
+    out: &mut Out,
+) -> Result<()> {
     if out.format.is_machine() {
         return out.data(report);
     }
@@ -369,9 +399,9 @@ pub fn render(report: &CheckReport, all_namespaces: bool, out: &mut Out) -> Resu
         header.extend(["dns names", "revision", "findings"]);
     }
     let days_column = header.iter().position(|h| *h == "days").unwrap_or(0);
-    let mut table = Table::new(header).align_right(days_column);
     let dash = || "-".to_string();
-    for row in &report.items {
+    let theme = out.theme;
+    let cells_of = |row: &Row| -> Vec<String> {
         let a = &row.assessment;
         let mut cells = vec![];
         if all_namespaces {
@@ -397,7 +427,7 @@ pub fn render(report: &CheckReport, all_namespaces: bool, out: &mut Out) -> Resu
             a.not_after.map(|t| t.to_string()).unwrap_or_else(dash),
             a.days_left.map(|d| d.to_string()).unwrap_or_else(dash),
             a.renewal_time.map(|t| t.to_string()).unwrap_or_else(dash),
-            out.theme.paint(a.verdict.label(), a.severity),
+            theme.paint(a.verdict.label(), a.severity),
         ]);
         if wide {
             cells.extend([
@@ -415,10 +445,15 @@ pub fn render(report: &CheckReport, all_namespaces: bool, out: &mut Out) -> Resu
                     .join(","),
             ]);
         }
-        table.row(cells);
+        cells
+    };
+    let mut grouped =
+        grouping::findings_table(&report.items, &header, group_key, cells_of, budget, &theme);
+    grouped.table = grouped.table.align_right(days_column);
+    grouped.print(out)?;
+    if grouped.footer.is_some() {
+        return Ok(());
     }
-    out.table(&table)?;
-    let theme = out.theme;
     let findings: Vec<String> = report
         .items
         .iter()
@@ -486,6 +521,7 @@ mod tests {
             now: Timestamp::UNIX_EPOCH,
             thresholds: Thresholds::default(),
             summary: Summary::default(),
+            counts: Vec::new(),
             items,
         }
     }
@@ -521,6 +557,7 @@ mod tests {
             crit_days: crit,
             selector: None,
             fail_on: FailOn::Fail,
+            rows: GroupFlags::default(),
             output: Format::Table,
         };
         assert_eq!(args(30, 7).thresholds().unwrap(), Thresholds::default());

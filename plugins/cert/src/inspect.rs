@@ -265,7 +265,8 @@ pub fn render(report: &InspectReport, out: &mut Out) -> Result<()> {
             lines.push(field(
                 "Failed issuance",
                 &format!(
-                    "{attempts} attempt(s), last at {}",
+                    "{attempts} {}, last at {}",
+                    if attempts == 1 { "attempt" } else { "attempts" },
                     dash(&cert.last_failure_time)
                 ),
             ));

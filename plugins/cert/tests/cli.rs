@@ -150,6 +150,54 @@ async fn check_exits_1_on_the_seeded_cluster_and_its_json_keeps_the_contract() {
     );
 }
 
+/// 2,000 Certificates whose Secrets do not exist: the table fits --max-rows with the exact count
+/// of the group; JSON lists every certificate and adds the counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_broken_certificates_fit_the_rows_with_exact_counts() {
+    const MANY: usize = 2000;
+    let sandbox = sandbox().await;
+    sandbox
+        .add_generated(&[("certificates".to_string(), MANY)])
+        .unwrap();
+    let home = Home::new();
+    let kubeconfig = sandbox.kubeconfig_path();
+    let table = home
+        .run(kubeconfig, &["check", "-A", "--max-rows", "20"])
+        .await;
+    assert_eq!(table.code, 1, "{}", table.describe());
+    assert!(table.stdout.lines().count() <= 20, "{}", table.describe());
+    let count_row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains("secret_missing"))
+        .unwrap_or_else(|| panic!("{}", table.describe()));
+    assert!(
+        count_row.trim_start().starts_with(&format!("{MANY} ")),
+        "{}",
+        table.describe()
+    );
+    assert!(
+        table.stdout.contains("--all or -o wide shows every one"),
+        "{}",
+        table.describe()
+    );
+
+    let json = home.run(kubeconfig, &["check", "-A", "-o", "json"]).await;
+    let doc: Value = serde_json::from_str(&json.stdout).unwrap();
+    let problems = schema::violations(&schema("check.schema.json"), &doc);
+    assert!(problems.is_empty(), "{problems:#?}");
+    let total = doc["items"].as_array().unwrap().len();
+    assert!(total >= MANY, "{total}");
+    assert_eq!(doc["summary"]["total"], total);
+    let missing = doc["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "secret_missing")
+        .unwrap();
+    assert_eq!(missing["count"], MANY);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renew_dry_run_lists_writes_nothing_and_audits_nothing() {
     let sandbox = sandbox().await;

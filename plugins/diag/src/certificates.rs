@@ -145,8 +145,11 @@ fn render(report: &Report, out: &mut Out) -> Result<()> {
     }
     if report.problems.is_empty() {
         out.line(&format!(
-            "All {} certificate(s) are Ready and far from expiry.",
-            report.checked
+            "{} Ready and far from expiry.",
+            match report.checked {
+                1 => "The one certificate is".to_string(),
+                n => format!("All {n} certificates are"),
+            }
         ))?;
     } else {
         let mut table =

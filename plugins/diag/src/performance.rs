@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::connectivity::path::SIDECAR;
 use crate::logs::{self, ErrorGroup};
 use crate::metrics::{self, ContainerUsage};
+use sealos_shared::output::{counted, plural};
 
 /// `performance` flags.
 #[derive(Args, Debug, Clone)]
@@ -153,8 +154,10 @@ fn render(report: &Report, top: usize, out: &mut Out) -> Result<()> {
         out.table(&table)?;
     }
     out.line(&format!(
-        "{} proxy(ies) at or above {}% of their memory limit",
-        report.proxies_over_threshold, report.memory_percent
+        "{} at or above {}% of {} memory limit",
+        counted(report.proxies_over_threshold, "proxy", "proxies"),
+        report.memory_percent,
+        plural(report.proxies_over_threshold, "its", "their")
     ))?;
     out.line("")?;
     out.line(&out.theme.bold("istio-system"))?;

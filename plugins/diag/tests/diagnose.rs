@@ -259,6 +259,52 @@ async fn the_binary_exits_by_threshold_whatever_the_output() {
     );
 }
 
+/// The table fits the terminal: with COLUMNS=100 every line of `connectivity app-test -n ns-bob`
+/// (whose port-forward error is hundreds of characters long) is at most 100 characters, the long
+/// error is shortened in its cell and whole under the table; `-o wide` is not wrapped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_fits_columns_and_long_errors_go_under_it() {
+    let sandbox = start(seeded()).await;
+    let home = tempfile::tempdir().unwrap();
+    let run = |columns: &str, extra: &[&str]| {
+        let mut args = vec![
+            "connectivity",
+            "app-test",
+            "-n",
+            "ns-bob",
+            "--envoy-timeout",
+            "3s",
+        ];
+        args.extend_from_slice(extra);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-sealos-diag"))
+            .args(&args)
+            .env("HOME", home.path())
+            .env("KUBECONFIG", sandbox.kubeconfig_path())
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", columns)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let what = describe(&args, &output);
+        (String::from_utf8_lossy(&output.stdout).into_owned(), what)
+    };
+    let (stdout, what) = run("100", &[]);
+    assert!(stdout.lines().count() > 3, "{what}");
+    for line in stdout.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} chars: {line:?}\n{what}",
+            line.chars().count()
+        );
+    }
+    // Unwrapped, the longest line of -o wide is wider: the fit above was work, not luck.
+    let (wide, what) = run("100", &["-o", "wide"]);
+    assert!(wide.lines().any(|l| l.chars().count() > 100), "{what}");
+    if wide.lines().any(|l| l.chars().count() > 160) {
+        assert!(stdout.contains("[1]"), "a long cell is marked\n{what}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn performance_ranks_proxies_in_every_unit() {
     // One sidecar's usage in Ki, to read every unit the metrics API may answer in.

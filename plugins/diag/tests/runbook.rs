@@ -188,11 +188,72 @@ async fn every_runbook_in_dry_run_plans_and_writes_nothing() {
         "{report:#}"
     );
 
+    // The most urgent first: terminal-test-tls is CRITICAL in `cert check` (5 days left, its
+    // renewal overdue); dbadmin-test-tls (20 days, renewal overdue, issuance failing) after it.
     let (exit, report) = run(&sandbox, &["certificate-expired", "--dry-run"]).await;
     assert_eq!(exit.unwrap(), Exit::Ok);
     assert_eq!(
         plan_objects(&report, "renew"),
-        ["dbadmin-test-tls"],
+        ["terminal-test-tls", "dbadmin-test-tls"],
+        "{report:#}"
+    );
+    assert!(
+        report["plan"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("critical: expires in 5 days"),
+        "{report:#}"
+    );
+    assert!(
+        report["plan"][1]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("renewal overdue: "),
+        "{report:#}"
+    );
+    // Every certificate considered is accounted for, with why it is left out.
+    let considered = report["considered"].as_array().unwrap();
+    assert_eq!(
+        considered.len(),
+        sandbox
+            .objects("cert-manager.io", "certificates", None)
+            .len(),
+        "{report:#}"
+    );
+    let app = considered
+        .iter()
+        .find(|c| c["object"]["name"] == "app-test-tls")
+        .unwrap();
+    assert_eq!(app["planned"], false);
+    assert!(
+        app["why"].as_str().unwrap().contains("days left"),
+        "{report:#}"
+    );
+    // With --crit-days 3 the 5-day certificate is no longer critical, but still overdue.
+    let (_, report) = run(
+        &sandbox,
+        &["certificate-expired", "--dry-run", "--crit-days", "3"],
+    )
+    .await;
+    assert!(
+        report["plan"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("renewal overdue"),
+        "{report:#}"
+    );
+    // Other runbooks account for what they left out too.
+    let (_, report) = run(&sandbox, &["service-down", "--dry-run"]).await;
+    let left_out: Vec<&str> = report["considered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["planned"] == false)
+        .map(|c| c["why"].as_str().unwrap())
+        .collect();
+    assert!(!left_out.is_empty(), "{report:#}");
+    assert!(
+        left_out.iter().all(|w| w.starts_with("ready (")),
         "{report:#}"
     );
 
@@ -683,10 +744,10 @@ async fn memory_leak_evicts_when_the_budget_allows_and_honours_max_pods() {
     let evicted = &planned[0];
     let spared: Vec<&String> = targets.iter().filter(|t| *t != evicted).collect();
     assert_eq!(spared.len(), 1);
-    let notes = report["notes"].to_string();
+    let left_out = report["considered"].to_string();
     assert!(
-        notes.contains(spared[0].as_str()) && notes.contains("--max-pods 1"),
-        "{notes}"
+        left_out.contains(spared[0].as_str()) && left_out.contains("--max-pods 1"),
+        "{left_out}"
     );
     assert_eq!(report["results"][0]["status"], "done", "{report:#}");
     assert_eq!(evictions(&sandbox, mark), [(evicted.clone(), 201)]);

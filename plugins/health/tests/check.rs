@@ -400,3 +400,80 @@ async fn the_service_proxy_path_is_asked_and_a_refusal_is_blind() {
         assert!(expected.contains(&r.query.as_str()), "{}", r.query);
     }
 }
+
+/// Thousands of identical findings: 3,000 VirtualServices whose Services do not exist. The table
+/// fits the screen (LINES) with the exact count of the group; JSON lists every finding and adds
+/// the counts; --all shows every row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_findings_fit_a_screen_with_exact_counts() {
+    const MANY: usize = 3000;
+    let sandbox = start(seeded()).await;
+    sandbox
+        .add_generated(&[("virtualservices".to_string(), MANY)])
+        .unwrap();
+    let kc = sandbox.kubeconfig_path().display().to_string();
+    let run = |args: Vec<String>, env: Vec<(&'static str, &'static str)>| {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            support::run_binary(&args, &env)
+        })
+    };
+    let base = |extra: &[&str]| {
+        let mut a = vec![
+            "--kubeconfig".to_string(),
+            kc.clone(),
+            "--only".to_string(),
+            "virtual-services,gateways".to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+
+    let (code, table, stderr) = run(base(&[]), vec![("LINES", "30")]).await.unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines.len() <= 30, "{} lines:\n{table}", lines.len());
+    let count_row = lines
+        .iter()
+        .find(|l| l.contains("virtual-services") && l.contains("does not exist"))
+        .unwrap_or_else(|| panic!("no count row:\n{table}"));
+    assert!(
+        count_row.trim_start().starts_with(&format!("{MANY} ")),
+        "{count_row:?} in\n{table}"
+    );
+    assert!(
+        table.contains("--all or -o wide shows every one"),
+        "{table}"
+    );
+
+    // --max-rows is the budget when given.
+    let (_, small, _) = run(base(&["--max-rows", "15"]), vec![]).await.unwrap();
+    assert!(small.lines().count() <= 15, "{small}");
+
+    // JSON keeps every finding and adds the counts.
+    let (code, json, stderr) = run(base(&["-o", "json"]), vec![]).await.unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    let json: Value = serde_json::from_str(&json).unwrap();
+    support::assert_report_schema(&json);
+    let missing = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["area"] == "virtual-services"
+                && f["message"].as_str().unwrap().contains("does not exist")
+        })
+        .count();
+    assert_eq!(missing, MANY);
+    let counted = json["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["area"] == "virtual-services" && c["status"] == "FAIL")
+        .unwrap();
+    assert_eq!(counted["count"], MANY, "{counted}");
+
+    // --all: one row per finding again.
+    let (_, all, _) = run(base(&["--all"]), vec![("LINES", "30")]).await.unwrap();
+    assert!(all.lines().count() > MANY, "{}", all.lines().count());
+}

@@ -59,6 +59,9 @@ pub struct PlanArgs {
     /// On a breach go back to ingress / 0%, not to the last good step.
     #[arg(long)]
     pub rollback_to_ingress: bool,
+    /// Accept steps that lower the Istio share (below the current one, or below the step before).
+    #[arg(long)]
+    pub allow_decrease: bool,
     /// The destination service whose traffic is judged (default: the component's name).
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
@@ -104,6 +107,8 @@ pub struct PlanReport {
     pub name: String,
     pub steps: Vec<u8>,
     pub from_step: usize,
+    /// The Istio share before the first step, when the controller's value was a valid one.
+    pub started_at: Option<u8>,
     pub result: PlanResult,
     /// The setting it was moved back to, after a breach.
     pub rolled_back_to: Option<Setting>,
@@ -148,6 +153,17 @@ fn validate(args: &PlanArgs, namespace: &str) -> Result<Validated> {
     }
     if steps.windows(2).any(|w| w[0] == w[1]) {
         return Err(Error::usage("--steps repeats a percentage back to back"));
+    }
+    if !args.allow_decrease
+        && let Some(w) = steps.windows(2).find(|w| w[1] < w[0])
+    {
+        return Err(Error::usage(format!(
+            "--steps {} lowers the Istio share from {}% to {}%: steps must increase \
+             (--allow-decrease to move down on purpose)",
+            path_of(None, &steps),
+            w[0],
+            w[1]
+        )));
     }
     if args.from_step == 0 || args.from_step > steps.len() {
         return Err(Error::usage(format!(
@@ -202,6 +218,31 @@ fn validate(args: &PlanArgs, namespace: &str) -> Result<Validated> {
             per_service: false,
         },
     })
+}
+
+/// `50% → 10% → 30%`: where a plan goes, from where it starts when that is known.
+fn path_of(start: Option<Percent>, steps: &[Percent]) -> String {
+    start
+        .iter()
+        .chain(steps)
+        .map(|p| format!("{p}%"))
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+/// The first step must not move the controller below where it is, unless asked: a plan is a way
+/// up, and a plan that silently halves the Istio share first is a surprise (issue 21).
+fn check_start(args: &PlanArgs, plan: &Validated, start: Option<Percent>) -> Result<()> {
+    let first = plan.steps[plan.from - 1];
+    match start {
+        Some(current) if first < current && !args.allow_decrease => Err(Error::usage(format!(
+            "{} is at {current}%: the plan {} would first lower it to {first}%; \
+             give steps above {current}% (--allow-decrease to move down on purpose)",
+            args.component,
+            path_of(Some(current), &plan.steps[plan.from - 1..]),
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// How to resume, for the interrupted and failed endings.
@@ -273,6 +314,26 @@ async fn execute(
 ) -> Result<PlanReport> {
     let container = args.container.as_deref();
     let start = shifter.read(&args.component, container).await?;
+    let started_at = start.setting.percent();
+    check_start(args, plan, started_at)?;
+    // The whole path, before the first write.
+    eprintln!(
+        "plan: {} {}{}",
+        args.component,
+        match started_at {
+            Some(_) => path_of(started_at, &plan.steps[plan.from - 1..]),
+            None => format!(
+                "{} → {}",
+                start.setting.describe(),
+                path_of(None, &plan.steps[plan.from - 1..])
+            ),
+        },
+        if plan.from > 1 {
+            format!(" (from step {} of {})", plan.from, plan.steps.len())
+        } else {
+            String::new()
+        }
+    );
     // The step to return to on a breach: the one before --from-step, else where it started.
     let mut last_good = match plan.from.checked_sub(2) {
         Some(previous) => plan.steps[previous],
@@ -283,6 +344,7 @@ async fn execute(
         name: args.component.clone(),
         steps: plan.steps.iter().map(|p| p.get()).collect(),
         from_step: plan.from,
+        started_at: started_at.map(Percent::get),
         result: PlanResult::Completed,
         rolled_back_to: None,
         step_reports: Vec::new(),
@@ -391,11 +453,12 @@ async fn execute(
             }
         }
     }
+    let taken = total + 1 - plan.from;
     report.message = format!(
-        "{} reached {}% through {} step(s)",
+        "{} reached {}% through {taken} {}",
         args.component,
         plan.steps[total - 1],
-        total + 1 - plan.from
+        sealos_shared::output::plural(taken, "step", "steps")
     );
     Ok(report)
 }
@@ -577,6 +640,10 @@ mod tests {
             (&["--steps", "10,abc"], "invalid percentage \"abc\""),
             (&["--steps", "10,10"], "back to back"),
             (
+                &["--steps", "10,30,20"],
+                "--steps 10% → 30% → 20% lowers the Istio share from 30% to 20%",
+            ),
+            (
                 &["--from-step", "5"],
                 "--from-step 5 is not a step: use 1 to 4",
             ),
@@ -589,6 +656,27 @@ mod tests {
             assert_eq!(err.exit(), Exit::Failure);
             assert!(err.to_string().contains(message), "{extra:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_first_step_below_the_current_share_is_refused_unless_allowed() {
+        let a = args(&["--steps", "10,30"]);
+        let plan = validate(&a, "sealos-system").unwrap();
+        let err = check_start(&a, &plan, Percent::new(50)).err().unwrap();
+        assert_eq!(err.exit(), Exit::Failure);
+        assert!(
+            err.to_string().contains(
+                "terminal-controller is at 50%: the plan 50% → 10% → 30% would first lower it to 10%"
+            ),
+            "{err}"
+        );
+        // Resuming at the step it was left on is no decrease.
+        let a = args(&["--steps", "10,50,100", "--from-step", "2"]);
+        let plan = validate(&a, "sealos-system").unwrap();
+        assert!(check_start(&a, &plan, Percent::new(50)).is_ok());
+        let a = args(&["--steps", "30,10", "--allow-decrease"]);
+        let plan = validate(&a, "sealos-system").unwrap();
+        assert!(check_start(&a, &plan, Percent::new(50)).is_ok());
     }
 
     #[test]

@@ -220,6 +220,66 @@ async fn bad_input_exits_2_without_a_request() {
     );
 }
 
+/// terminal-controller is seeded at 50%: a plan whose first step is 10% would lower it, so it is
+/// refused (exit 2) after reading the controller and before any write, saying the whole path.
+#[tokio::test]
+async fn a_plan_that_would_lower_the_share_exits_2_before_any_write() {
+    let env = Env::start().await;
+    let before = env
+        .sandbox
+        .object("apps", "deployments", NS, "terminal-controller")
+        .unwrap();
+    let mark = env.sandbox.request_log().len();
+    let audit = env.audit();
+    let out = env
+        .run(&[
+            "plan",
+            "terminal-controller",
+            "--steps",
+            "10,30",
+            "--pause",
+            "1s",
+            "--prometheus-url",
+            "http://127.0.0.1:9",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ])
+        .await;
+    out.code(2);
+    assert!(
+        out.stderr.contains(
+            "error: terminal-controller is at 50%: the plan 50% → 10% → 30% would first lower it to 10%"
+        ),
+        "{out}"
+    );
+    assert!(out.stderr.contains("--allow-decrease"), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    let log = env.sandbox.request_log().since(mark);
+    assert!(!log.is_empty(), "it read the controller");
+    assert!(log.iter().all(|r| !r.is_write()), "{log:?}");
+    assert_eq!(
+        env.sandbox
+            .object("apps", "deployments", NS, "terminal-controller")
+            .unwrap(),
+        before
+    );
+    assert!(!audit.exists());
+
+    // Steps that go down are refused before any request at all.
+    let mark = env.sandbox.request_log().len();
+    let out = env
+        .run(&["plan", "terminal-controller", "--steps", "60,100,80"])
+        .await;
+    out.code(2);
+    assert!(
+        out.stderr
+            .contains("lowers the Istio share from 100% to 80%: steps must increase"),
+        "{out}"
+    );
+    let log = env.sandbox.request_log().since(mark);
+    assert!(log.iter().all(|r| r.path == "/version"), "{log:?}");
+}
+
 #[tokio::test]
 async fn dry_run_prints_before_and_after_and_a_failed_rollout_exits_1() {
     let env = Env::start().await;

@@ -313,7 +313,10 @@ pub fn assess_certificate(
             .unwrap_or_default();
         a.add(
             Code::IssuanceFailing,
-            format!("issuance failed {attempts} time(s){when}{detail}"),
+            format!(
+                "issuance failed {attempts} {}{when}{detail}",
+                if attempts == 1 { "time" } else { "times" }
+            ),
         );
         if let Some(last) = last_failure {
             let until = backoff_until(last, attempts);

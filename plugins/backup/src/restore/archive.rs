@@ -15,6 +15,7 @@ use sealos_shared::{Error, Result};
 use serde_json::Value;
 
 use super::wellformed;
+use sealos_shared::output::counted;
 
 /// The most an archive file may hold: a configuration backup is megabytes, and restore keeps the
 /// whole archive in memory (ten thousand VirtualServices are about 20 MiB).
@@ -120,9 +121,9 @@ fn read_blocking(
     malformed.extend(wellformed::check_index(&index));
     if !malformed.is_empty() {
         return Err(Error::failed(format!(
-            "{}: {} malformed object(s), not written by backup create; nothing was restored: {}",
+            "{}: {}, not written by backup create; nothing was restored: {}",
             fetched.display,
-            malformed.len(),
+            counted(malformed.len(), "malformed object", "malformed objects"),
             shorten(&malformed)
         )));
     }

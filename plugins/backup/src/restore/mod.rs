@@ -29,6 +29,7 @@ use admit::{Admission, Verdict};
 pub use options::{AllowKind, Existing, Options, RestoreArgs};
 use report::{Allowed, ObjectResult, Outcome, Report};
 use restorer::Restorer;
+use sealos_shared::output::counted;
 
 /// What a restore knows before it reads the cluster: its options, the verified copy of the
 /// archive and what that copy admits. A bad or malformed archive is refused here, cluster or not.
@@ -143,7 +144,8 @@ pub async fn apply(prepared: Prepared, kube: &Kube, out: &mut Out) -> Result<Exi
     if conflicts > 0 && !options.allow_conflicts {
         // Nothing is written: a partial clone beside the original is worse than none.
         notes.push(format!(
-            "{conflicts} conflict(s) with objects the cluster holds: nothing was written (--host-map OLD=NEW moves external hosts; --allow-conflicts writes anyway)"
+            "{} with objects the cluster holds: nothing was written (--host-map OLD=NEW moves external hosts; --allow-conflicts writes anyway)",
+            counted(conflicts, "conflict", "conflicts")
         ));
         results.extend(restorer.hold(planned));
     } else {

@@ -164,9 +164,14 @@ pub fn render(report: &Report, out: &mut Out) -> Result<()> {
     }
     for allowed in &report.allowed_kinds {
         out.line(&format!(
-            "allowed by --allow-kind {}: {} object(s){}",
+            "allowed by --allow-kind {}: {} {}{}",
             allowed.flag,
             allowed.objects,
+            if allowed.objects == 1 {
+                "object"
+            } else {
+                "objects"
+            },
             if allowed.kinds.is_empty() {
                 String::new()
             } else {

@@ -219,8 +219,13 @@ pub async fn run(args: &BundleArgs, kube: &Kube, out: &mut Out) -> Result<Exit> 
         ", NOTHING REDACTED (--no-redact)".to_string()
     } else {
         format!(
-            ", {} value(s) redacted{} (rules in its README.md)",
+            ", {} {} redacted{} (rules in its README.md)",
             summary.redaction.counts.total(),
+            if summary.redaction.counts.total() == 1 {
+                "value"
+            } else {
+                "values"
+            },
             if rules.secrets {
                 ""
             } else {

@@ -15,6 +15,7 @@ use super::walk::{Checked, Inputs, Learned, SubsetRef, destinations, names};
 use crate::envoy;
 use crate::finding::{Finding, Level, ObjectRef};
 use crate::list::all;
+use sealos_shared::output::counted;
 
 /// Step 1: The app's pods: Ready, not restarting, inside the mesh.
 pub(super) fn pods(inputs: &Inputs<'_>) -> Checked {
@@ -85,7 +86,10 @@ pub(super) fn pods(inputs: &Inputs<'_>) -> Checked {
     }
     let ready = pods.iter().filter(|p| path::is_ready(p)).count();
     Checked::Judged(
-        format!("{} pod(s) for {selector:?}, {ready} ready", pods.len()),
+        format!(
+            "{} for {selector:?}, {ready} ready",
+            counted(pods.len(), "pod", "pods")
+        ),
         found,
     )
 }
@@ -401,16 +405,23 @@ pub(super) async fn destination_rule(
                     &rule.name_any(),
                 ),
                 format!(
-                    "subset {subset:?} ({}) matches {} pod(s), none ready: its share of traffic fails",
+                    "subset {subset:?} ({}) matches {}, none ready: its share of traffic fails",
                     path::selector_string(&defined.labels),
-                    matching.len()
+                    counted(matching.len(), "pod", "pods")
                 ),
                 "fix the subset labels or deploy that version",
             ));
         }
     }
     Ok(Checked::Judged(
-        format!("{} subset reference(s) checked", learned.subsets.len()),
+        format!(
+            "{} checked",
+            counted(
+                learned.subsets.len(),
+                "subset reference",
+                "subset references"
+            )
+        ),
         found,
     ))
 }
@@ -467,8 +478,8 @@ pub(super) async fn gateway(inputs: &Inputs<'_>, learned: &mut Learned<'_>) -> R
                 Level::Error,
                 object.clone(),
                 format!(
-                    "its selector {selector:?} matches {} pod(s), none ready: nothing serves it",
-                    gw_pods.len()
+                    "its selector {selector:?} matches {}, none ready: nothing serves it",
+                    counted(gw_pods.len(), "pod", "pods")
                 ),
                 "check the ingress gateway Deployment in istio-system and the selector labels",
             ));
@@ -640,8 +651,9 @@ pub(super) async fn envoy(inputs: &Inputs<'_>, learned: &Learned<'_>) -> Checked
                     Level::Error,
                     object.clone(),
                     format!(
-                        "cluster {} has {total} endpoint(s), none healthy",
-                        cluster.name
+                        "cluster {} has {}, none healthy",
+                        cluster.name,
+                        counted(total, "endpoint", "endpoints")
                     ),
                     "the endpoints fail health or outlier checks: see the app's logs",
                 ));
@@ -668,8 +680,8 @@ pub(super) async fn envoy(inputs: &Inputs<'_>, learned: &Learned<'_>) -> Checked
     }
     Checked::Judged(
         format!(
-            "{name}: {} cluster(s), {seen} for the Service",
-            clusters.len()
+            "{name}: {}, {seen} for the Service",
+            counted(clusters.len(), "cluster", "clusters")
         ),
         found,
     )

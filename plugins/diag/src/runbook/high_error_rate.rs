@@ -14,44 +14,48 @@ use sealos_shared::traffic_shift::{
     self, Change, Current, NAMESPACE, Outcome as RolloutOutcome, Percent, Quiet, Setting, Shifter,
 };
 
-use super::{Action, Auditor, Outcome, PLUGIN, RunArgs, Status, Stop, outcome};
+use super::{Action, Auditor, Outcome, PLUGIN, Planned, RunArgs, Status, Stop, outcome};
 use crate::bundle::{self, Plan};
 use crate::finding::ObjectRef;
+use sealos_shared::output::counted;
 
-pub async fn plan(
-    args: &RunArgs,
-    kube: &Kube,
-    _scope: Option<&str>,
-) -> Result<(Vec<Action>, Vec<String>)> {
+pub async fn plan(args: &RunArgs, kube: &Kube, _scope: Option<&str>) -> Result<Planned> {
     let api: Api<Deployment> = Api::namespaced(kube.client.clone(), NAMESPACE);
     let all = traffic_shift::list_deployments(&api, Backoff::default()).await?;
     let target = Setting::for_percent(Percent::ZERO);
-    let mut actions = Vec::new();
-    let mut notes = Vec::new();
+    let mut planned = Planned::default();
     for deployment in traffic_shift::locate::controllers(&all) {
+        let object = ObjectRef::new(
+            "Deployment",
+            Some(NAMESPACE),
+            deployment.metadata.name.as_deref().unwrap_or_default(),
+        );
         match Current::from_deployment(deployment.clone(), None) {
             Ok(current) if current.setting == target => {
-                notes.push(format!("{} is already on ingress", current.name()));
+                planned.leave_out(object, "already on ingress/0%");
             }
-            Ok(current) => actions.push(Action {
-                kind: "shift",
-                object: ObjectRef::new("Deployment", Some(NAMESPACE), current.name()),
-                // The target is absolute (ingress, 0%) and the shift re-reads the Deployment
-                // when it writes: a change since the plan cannot make it do something else.
-                precondition: None,
-                detail: format!(
-                    "{} → ingress/0% on container {:?}, then wait for the rollout",
-                    current.setting.describe(),
-                    current.container
-                ),
-            }),
-            Err(e) => notes.push(format!("skipped: {e}")),
+            Ok(current) => planned.take(
+                Action {
+                    kind: "shift",
+                    object: ObjectRef::new("Deployment", Some(NAMESPACE), current.name()),
+                    // The target is absolute (ingress, 0%) and the shift re-reads the Deployment
+                    // when it writes: a change since the plan cannot make it do something else.
+                    precondition: None,
+                    detail: format!(
+                        "{} → ingress/0% on container {:?}, then wait for the rollout",
+                        current.setting.describe(),
+                        current.container
+                    ),
+                },
+                format!("on {}, not ingress", current.setting.describe()),
+            ),
+            Err(e) => planned.leave_out(object, format!("skipped: {e}")),
         }
     }
     let file = args
         .bundle_dir
         .join(bundle::default_name("sealos-high-error-rate"));
-    actions.push(Action {
+    planned.actions.push(Action {
         kind: "collect",
         object: ObjectRef::new("Bundle", None, &file.display().to_string()),
         precondition: None,
@@ -68,13 +72,13 @@ pub async fn plan(
         sinks.push(format!("syslog {}", path.display()));
     }
     sinks.push("stderr".into());
-    actions.push(Action {
+    planned.actions.push(Action {
         kind: "alert",
         object: ObjectRef::new("Alert", None, "high-error-rate"),
         precondition: None,
         detail: format!("critical alert to {}", sinks.join(", ")),
     });
-    Ok((actions, notes))
+    Ok(planned)
 }
 
 pub async fn execute(
@@ -159,8 +163,8 @@ pub async fn execute(
             Ok(summary) => (
                 Status::Done,
                 format!(
-                    "{} file(s) written to {bundle_path}",
-                    summary.files.len() + 1
+                    "{} written to {bundle_path}",
+                    counted(summary.files.len() + 1, "file", "files")
                 ),
                 "ok".to_string(),
             ),

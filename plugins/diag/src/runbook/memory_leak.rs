@@ -17,10 +17,11 @@ use sealos_shared::list;
 use sealos_shared::retry::{self, Backoff};
 
 use super::precondition::{self, Precondition};
-use super::{Action, Auditor, Outcome, RunArgs, Status, Stop, outcome};
+use super::{Action, Auditor, Outcome, Planned, RunArgs, Status, Stop, outcome};
 use crate::connectivity::path::{self, SIDECAR};
 use crate::finding::ObjectRef;
 use crate::metrics;
+use sealos_shared::output::counted;
 
 /// The PodDisruptionBudget covering `labels`, and how many disruptions it allows now.
 fn budget_for<'a>(
@@ -43,14 +44,10 @@ fn budget_for<'a>(
         .map(|b| (b, b.status.as_ref().map_or(0, |s| s.disruptions_allowed)))
 }
 
-pub async fn plan(
-    args: &RunArgs,
-    kube: &Kube,
-    scope: Option<&str>,
-) -> Result<(Vec<Action>, Vec<String>)> {
+pub async fn plan(args: &RunArgs, kube: &Kube, scope: Option<&str>) -> Result<Planned> {
     let threshold = args.threshold()?;
-    let mut notes = Vec::new();
-    let usage = metrics::usage(&kube.client, scope, &mut notes).await?;
+    let mut planned = Planned::default();
+    let usage = metrics::usage(&kube.client, scope, &mut planned.notes).await?;
     let pods: Vec<Pod> = sealos_shared::list::in_scope(&kube.client, scope, None).await?;
     let budgets: Vec<PodDisruptionBudget> =
         sealos_shared::list::in_scope(&kube.client, scope, None).await?;
@@ -63,9 +60,10 @@ pub async fn plan(
         .iter()
         .map(|p| ((p.namespace().unwrap_or_default(), p.name_any()), p))
         .collect();
-    let mut actions = Vec::new();
     for u in over {
+        let object = ObjectRef::new("Pod", Some(&u.namespace), &u.pod);
         let Some(pod) = by_name.get(&(u.namespace.clone(), u.pod.clone())) else {
+            planned.leave_out(object, "no longer listed");
             continue;
         };
         if pod
@@ -73,20 +71,21 @@ pub async fn plan(
             .iter()
             .all(|o| o.controller != Some(true))
         {
-            notes.push(format!(
-                "{}/{}: no controller owns it, so an eviction would delete it for good: left alone",
-                u.namespace, u.pod
-            ));
+            planned.leave_out(
+                object,
+                "no controller owns it, so an eviction would delete it for good",
+            );
             continue;
         }
-        if actions.len() >= args.max_pods {
-            notes.push(format!(
-                "{}/{} ({}) is above the threshold too, beyond --max-pods {}",
-                u.namespace,
-                u.pod,
-                metrics::bytes(u.memory_bytes),
-                args.max_pods
-            ));
+        if planned.actions.len() >= args.max_pods {
+            planned.leave_out(
+                object,
+                format!(
+                    "above the threshold too ({}), beyond --max-pods {}",
+                    metrics::bytes(u.memory_bytes),
+                    args.max_pods
+                ),
+            );
             continue;
         }
         let limit = u
@@ -101,24 +100,36 @@ pub async fn plan(
             .unwrap_or_default();
         let budget = match budget_for(&budgets, &u.namespace, pod.labels()) {
             Some((b, allowed)) => format!(
-                "; PodDisruptionBudget {} allows {allowed} disruption(s) now",
-                b.name_any()
+                "; PodDisruptionBudget {} allows {} now",
+                b.name_any(),
+                counted(
+                    usize::try_from(allowed).unwrap_or(0),
+                    "disruption",
+                    "disruptions"
+                )
             ),
             None => "; no PodDisruptionBudget".into(),
         };
-        actions.push(Action {
-            kind: "evict",
-            object: ObjectRef::new("Pod", Some(&u.namespace), &u.pod),
-            // The pod measured, not another that took its name since (a StatefulSet's does).
-            precondition: Precondition::uid(pod.uid()),
-            detail: format!(
-                "{SIDECAR} uses {} > {}{limit}{budget}",
-                metrics::bytes(u.memory_bytes),
-                threshold.format_bytes(),
+        let rank = planned.actions.len() + 1;
+        planned.take(
+            Action {
+                kind: "evict",
+                object,
+                // The pod measured, not another that took its name since (a StatefulSet's does).
+                precondition: Precondition::uid(pod.uid()),
+                detail: format!(
+                    "{SIDECAR} uses {} > {}{limit}{budget}",
+                    metrics::bytes(u.memory_bytes),
+                    threshold.format_bytes(),
+                ),
+            },
+            format!(
+                "above --threshold {}: number {rank} by memory",
+                threshold.format_bytes()
             ),
-        });
+        );
     }
-    Ok((actions, notes))
+    Ok(planned)
 }
 
 /// Whether `rs` has its replicas ready, counted from its pods rather than its status: the status

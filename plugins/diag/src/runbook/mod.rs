@@ -18,7 +18,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use sealos_shared::alert::SlackFlags;
 use sealos_shared::audit::{AuditLog, ObjectRef, Record};
 use sealos_shared::connection::Kube;
-use sealos_shared::output::{Format, Out, Severity, Table};
+use sealos_shared::output::{Format, Out, Severity, Table, counted};
 use sealos_shared::quantity::Quantity;
 use sealos_shared::{Error, Exit, Result};
 use serde::Serialize;
@@ -85,7 +85,7 @@ impl Name {
                 "restart (rollout restart) the Sealos controllers that are not ready, wait for the rollout, verify"
             }
             Name::CertificateExpired => {
-                "renew expired or failing certificates (Issuing=True, as cmctl renew), wait for re-issue"
+                "renew expired, critical (--crit-days), renewal-overdue and failing certificates, most urgent first (Issuing=True, as cmctl renew), wait for re-issue"
             }
             Name::MemoryLeak => {
                 "evict pods whose istio-proxy container is above --threshold, one at a time through the Eviction API (PodDisruptionBudgets hold)"
@@ -127,6 +127,10 @@ pub struct RunArgs {
     /// high-error-rate: how much of istiod's log and the events to collect.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = sealos_shared::number::positive_duration)]
     pub since: Duration,
+    /// certificate-expired: a certificate expiring within this many days is critical and renewed
+    /// (the same default as `cert check --crit-days`).
+    #[arg(long, value_name = "DAYS", default_value_t = sealos_shared::certs::Thresholds::default().crit_days)]
+    pub crit_days: i64,
     /// memory-leak: an istio-proxy container above this memory is evicted (any unit: 256Mi, 0.25Gi).
     #[arg(long, value_name = "QUANTITY", default_value = "256Mi")]
     pub threshold: String,
@@ -154,6 +158,9 @@ impl RunArgs {
         self.threshold()?;
         if self.max_pods == 0 {
             return Err(Error::usage("--max-pods must be at least 1"));
+        }
+        if self.crit_days < 0 {
+            return Err(Error::usage("--crit-days must be 0 or more"));
         }
         if self.since.is_zero() {
             return Err(Error::usage("--since must be more than 0"));
@@ -190,6 +197,44 @@ impl Action {
             detail,
             precondition: None,
         }
+    }
+}
+
+/// An object a runbook looked at while planning, and why it is or is not in the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Considered {
+    pub object: ObjectRef,
+    /// True when the plan acts on it.
+    pub planned: bool,
+    pub why: String,
+}
+
+/// What planning produced: the actions in order, what was considered, and other notes.
+#[derive(Debug, Default)]
+pub struct Planned {
+    pub actions: Vec<Action>,
+    pub considered: Vec<Considered>,
+    pub notes: Vec<String>,
+}
+
+impl Planned {
+    /// Plans `action`, saying why it was chosen.
+    pub fn take(&mut self, action: Action, why: impl Into<String>) {
+        self.considered.push(Considered {
+            object: action.object.clone(),
+            planned: true,
+            why: why.into(),
+        });
+        self.actions.push(action);
+    }
+
+    /// Records an object considered and left out, and why.
+    pub fn leave_out(&mut self, object: ObjectRef, why: impl Into<String>) {
+        self.considered.push(Considered {
+            object,
+            planned: false,
+            why: why.into(),
+        });
     }
 }
 
@@ -234,6 +279,8 @@ pub struct Report {
     pub runbook: Name,
     pub dry_run: bool,
     pub plan: Vec<Action>,
+    /// Every object the runbook looked at: in the plan or left out, and why.
+    pub considered: Vec<Considered>,
     /// What was found while planning that is not an action.
     pub notes: Vec<String>,
     pub results: Vec<Outcome>,
@@ -385,7 +432,7 @@ pub async fn run_one(
     args.validate()?;
     // Cluster-wide, as the guide's scripts are, unless -n narrows it.
     let scope = kube.requested_scope();
-    let (plan, notes) = match args.name {
+    let planned = match args.name {
         Name::HighErrorRate => high_error_rate::plan(args, kube, scope).await?,
         Name::ServiceDown => service_down::plan(args, kube, scope).await?,
         Name::CertificateExpired => certificate_expired::plan(args, kube, scope).await?,
@@ -394,8 +441,9 @@ pub async fn run_one(
     let mut report = Report {
         runbook: args.name,
         dry_run: args.dry_run,
-        plan,
-        notes,
+        plan: planned.actions,
+        considered: planned.considered,
+        notes: planned.notes,
         results: Vec::new(),
         success: true,
     };
@@ -414,9 +462,9 @@ pub async fn run_one(
     }
     if !args.yes {
         let question = format!(
-            "Run {} ({} action(s)) against context {:?}?",
+            "Run {} ({}) against context {:?}?",
             args.name.as_str(),
-            report.plan.len(),
+            counted(report.plan.len(), "action", "actions"),
             kube.context
         );
         match confirm.ask(&question) {
@@ -484,6 +532,21 @@ fn render_plan(report: &Report, out: &mut Out) -> Result<()> {
                 a.object.display(),
                 a.detail.clone(),
             ]);
+        }
+        out.table(&table)?;
+    }
+    let left_out: Vec<&Considered> = report.considered.iter().filter(|c| !c.planned).collect();
+    out.line(&format!(
+        "Considered {}: {} in the plan, {} left out{}",
+        counted(report.considered.len(), "object", "objects"),
+        report.considered.len() - left_out.len(),
+        left_out.len(),
+        if left_out.is_empty() { "." } else { ":" }
+    ))?;
+    if !left_out.is_empty() {
+        let mut table = Table::new(["left out", "why"]);
+        for c in left_out {
+            table.row([c.object.display(), c.why.clone()]);
         }
         out.table(&table)?;
     }

@@ -12,7 +12,7 @@ use sealos_shared::traffic_shift::{self, FIELD_MANAGER, NAMESPACE, Outcome as Ro
 use serde_json::json;
 
 use super::precondition::{self, Precondition};
-use super::{Action, Auditor, Outcome, RunArgs, Status, Stop, outcome};
+use super::{Action, Auditor, Outcome, Planned, RunArgs, Status, Stop, outcome};
 use crate::finding::ObjectRef;
 
 /// The annotation `kubectl rollout restart` sets.
@@ -40,41 +40,43 @@ pub fn restart_patch(now: &str, resource_version: Option<&str>) -> serde_json::V
     patch
 }
 
-pub async fn plan(
-    _args: &RunArgs,
-    kube: &Kube,
-    _scope: Option<&str>,
-) -> Result<(Vec<Action>, Vec<String>)> {
+pub async fn plan(_args: &RunArgs, kube: &Kube, _scope: Option<&str>) -> Result<Planned> {
     let api: Api<Deployment> = Api::namespaced(kube.client.clone(), NAMESPACE);
     let all = traffic_shift::list_deployments(&api, Backoff::default()).await?;
-    let mut actions = Vec::new();
-    let mut notes = Vec::new();
+    let mut planned = Planned::default();
     let controllers = traffic_shift::locate::controllers(&all);
     for name in traffic_shift::DEFAULT_CONTROLLERS {
         if !controllers
             .iter()
             .any(|d| d.metadata.name.as_deref() == Some(name))
         {
-            notes.push(format!("{name} does not exist in {NAMESPACE}"));
+            planned.leave_out(
+                ObjectRef::new("Deployment", Some(NAMESPACE), name),
+                "does not exist",
+            );
         }
     }
     for d in controllers {
         let name = d.metadata.name.clone().unwrap_or_default();
         let (ready, desired) = readiness(d);
+        let object = ObjectRef::new("Deployment", Some(NAMESPACE), &name);
         if ready >= desired {
-            notes.push(format!("{name} is ready ({ready}/{desired})"));
+            planned.leave_out(object, format!("ready ({ready}/{desired})"));
             continue;
         }
-        actions.push(Action {
-            kind: "restart",
-            object: ObjectRef::new("Deployment", Some(NAMESPACE), &name),
-            detail: format!("{ready}/{desired} ready: rollout restart, wait, verify"),
-            // Restart what was judged unready: if it recovered, or someone else restarted or
-            // changed it meanwhile, the restart is refused rather than done blind.
-            precondition: Precondition::resource_version(d.metadata.resource_version.clone()),
-        });
+        planned.take(
+            Action {
+                kind: "restart",
+                object,
+                detail: format!("{ready}/{desired} ready: rollout restart, wait, verify"),
+                // Restart what was judged unready: if it recovered, or someone else restarted or
+                // changed it meanwhile, the restart is refused rather than done blind.
+                precondition: Precondition::resource_version(d.metadata.resource_version.clone()),
+            },
+            format!("not ready ({ready}/{desired})"),
+        );
     }
-    Ok((actions, notes))
+    Ok(planned)
 }
 
 pub async fn execute(

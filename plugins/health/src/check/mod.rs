@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use sealos_shared::connection::Kube;
+use sealos_shared::grouping::GroupFlags;
 use sealos_shared::number;
 use sealos_shared::output::{Format, Out};
 use sealos_shared::traffic::NoDataPolicy;
@@ -128,6 +129,8 @@ pub struct CheckArgs {
     pub on_no_data: NoDataPolicy,
     #[command(flatten)]
     pub prometheus: PrometheusFlags,
+    #[command(flatten)]
+    pub rows: GroupFlags,
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: Format,
 }
@@ -241,7 +244,13 @@ pub async fn run(args: &CheckArgs, kube: Option<&Kube>, out: &mut Out) -> Result
     if out.format.is_machine() {
         out.data(&report)?;
     } else {
-        let table = render_table(&report, &out.theme, out.format == Format::Wide);
+        let table = render_table(
+            &report,
+            &out.theme,
+            out.format == Format::Wide,
+            args.rows.budget(out.format),
+            out.width,
+        );
         out.line(&table)?;
     }
     Ok(Exit::problem_if(args.fail_on.reached_by(report.status)))

@@ -1,7 +1,8 @@
 //! The check's report: plain data, the documented JSON shape (README "Health"; schema in
 //! `schema/report.schema.json`, checked by a test), and its table.
 
-use sealos_shared::output::{Severity, Table, Theme};
+use sealos_shared::grouping::{self, Count};
+use sealos_shared::output::{Severity, Theme};
 use sealos_shared::traffic::TrafficReport;
 use serde::Serialize;
 
@@ -60,7 +61,10 @@ pub struct Report {
     pub status: Severity,
     pub summary: Summary,
     pub areas: Vec<AreaSummary>,
-    /// Worst first; within a status, by area then object.
+    /// How many findings of each area and code (health's code: the message with the names
+    /// taken out), worst first: the shape of `findings` at a glance.
+    pub counts: Vec<Count>,
+    /// Worst first; within a status, by area then object. Every one, however many.
     pub findings: Vec<Finding>,
     /// The traffic analysis, when the traffic area ran and Prometheus answered.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,43 +117,64 @@ impl Report {
             status,
             summary,
             areas,
+            counts: grouping::counts(&findings, group_key),
             findings,
             traffic,
         }
     }
 }
 
-/// STATUS AREA OBJECT MESSAGE, worst first, then a summary line.
-pub fn render_table(report: &Report, theme: &Theme, wide: bool) -> String {
-    let mut table = if wide {
-        Table::new(["status", "area", "kind", "namespace", "name", "message"])
+/// A finding's group: its area, and its message with the names taken out.
+fn group_key(f: &Finding) -> grouping::Key {
+    (
+        f.area.name().to_string(),
+        grouping::code_of_message(&f.message),
+        f.status,
+    )
+}
+
+/// STATUS AREA OBJECT MESSAGE, worst first, then a summary line, fitted to `width`. With a
+/// `budget` of lines and more findings than fit, grouped by area and code (counts, the worst of
+/// each group).
+pub fn render_table(
+    report: &Report,
+    theme: &Theme,
+    wide: bool,
+    budget: Option<usize>,
+    width: Option<usize>,
+) -> String {
+    let header: &[&str] = if wide {
+        &["status", "area", "kind", "namespace", "name", "message"]
     } else {
-        Table::new(["status", "area", "object", "message"])
+        &["status", "area", "object", "message"]
     };
-    for f in &report.findings {
+    let row = |f: &Finding| -> Vec<String> {
         let status = theme.severity(f.status);
         if wide {
-            table.row([
+            vec![
                 status,
                 f.area.name().to_string(),
                 f.object.kind.clone(),
                 f.object.namespace.clone().unwrap_or_default(),
                 f.object.name.clone(),
                 f.message.clone(),
-            ]);
+            ]
         } else {
-            table.row([
+            vec![
                 status,
                 f.area.name().to_string(),
                 f.object.display(),
                 f.message.clone(),
-            ]);
+            ]
         }
-    }
+    };
+    // Two lines are the summary's.
+    let budget = budget.map(|b| b.saturating_sub(2));
+    let grouped = grouping::findings_table(&report.findings, header, group_key, row, budget, theme);
     let s = &report.summary;
     format!(
         "{}\n\n{}: {} ok, {} warn, {} fail",
-        table.render(),
+        grouped.render_fit(width),
         theme.paint(report.status.label(), report.status),
         s.ok,
         s.warn,
@@ -198,7 +223,7 @@ mod tests {
             }
         );
         assert_eq!(report.areas[1].status, Severity::Fail);
-        let table = render_table(&report, &Theme::default(), false);
+        let table = render_table(&report, &Theme::default(), false, None, None);
         assert!(table.starts_with("STATUS   AREA"), "{table}");
         assert!(table.ends_with("FAIL: 1 ok, 1 warn, 2 fail"), "{table}");
     }
