@@ -15,6 +15,7 @@ pub mod flags;
 pub mod list;
 pub mod number;
 pub mod output;
+pub mod pod_metrics;
 pub mod policy;
 pub mod progress;
 pub mod prometheus;
