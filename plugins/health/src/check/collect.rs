@@ -139,9 +139,13 @@ pub async fn collect(client: &Client, args: &CheckArgs, areas: &[Area]) -> Resul
         )),
         when(has(Area::Tuning), || async {
             let mut notes = Vec::new();
-            sealos_shared::pod_metrics::usage(client, None, &mut notes)
-                .await
-                .map_err(|e| e.to_string())
+            // A cluster without metrics-server (404: the API is not served) is a finding;
+            // any other failure is the check's, as for every other list.
+            match sealos_shared::pod_metrics::usage(client, None, &mut notes).await {
+                Ok(usage) => Ok(Ok(usage)),
+                Err(e) if matches!(e.status_code(), Some(404)) => Ok(Err(e.to_string())),
+                Err(e) => Err(e),
+            }
         }),
         when(has(Area::Logging), || in_scope::<ConfigMap>(
             client, None, None
@@ -166,7 +170,7 @@ pub async fn collect(client: &Client, args: &CheckArgs, areas: &[Area]) -> Resul
         dns_pods: dns_pods.transpose()?,
         default_endpoints: default_endpoints.transpose()?,
         istio_config_maps: istio_config_maps.transpose()?,
-        usage,
+        usage: usage.transpose()?,
         config_maps: config_maps.transpose()?,
         nodes: nodes.transpose()?,
         ..Snapshot::default()
