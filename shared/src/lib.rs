@@ -17,6 +17,8 @@ pub mod install;
 pub mod list;
 pub mod number;
 pub mod output;
+pub mod pod_metrics;
+pub mod policy;
 pub mod progress;
 pub mod prometheus;
 pub mod prometheus_flags;

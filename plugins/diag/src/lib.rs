@@ -11,6 +11,7 @@ pub mod list;
 pub mod logs;
 pub mod metrics;
 pub mod performance;
+pub mod reachability;
 pub mod runbook;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -28,6 +29,8 @@ use sealos_shared::{Exit, Result};
     after_help = examples(&[
         "kubectl sealos diag connectivity app-test -n ns-bob",
         "kubectl sealos diag connectivity blog -n ns-carol --host blog-test.cloud.sealos.io -o json",
+        "kubectl sealos diag reachability ingress-gateway deployment/terminal-controller -n sealos-system --port 8080",
+        "kubectl sealos diag reachability --all-from --all-to -n sealos-system -o json",
         "kubectl sealos diag performance --since 30m",
         "kubectl sealos diag certificates",
         "kubectl sealos diag runbook list",
@@ -51,6 +54,11 @@ pub enum Command {
     ///
     /// Exit 0 when no finding reaches --fail-on, 1 when one does, 2 could not check.
     Connectivity(connectivity::ConnectivityArgs),
+    /// May FROM talk to TO? NetworkPolicies, mTLS and AuthorizationPolicies, layer by layer,
+    /// with the objects that decide.
+    ///
+    /// Exit 0 allowed, 1 refused, 2 cannot judge.
+    Reachability(reachability::ReachabilityArgs),
     /// Rank istio-proxy containers by memory and CPU against their limits; istiod's errors.
     ///
     /// Exit 1 when a proxy is at or above --memory-percent of its limit or istiod logged errors.
@@ -74,6 +82,10 @@ pub enum Command {
 pub async fn run(args: Args) -> Result<Exit> {
     let format = match &args.command {
         Command::Connectivity(c) => c.output,
+        Command::Reachability(r) => {
+            r.plan()?;
+            r.output
+        }
         Command::Performance(p) => p.output,
         Command::Certificates(c) => c.output,
         Command::Runbook(runbook::RunbookCommand::Run(r)) => r.output,
@@ -96,6 +108,7 @@ pub async fn run(args: Args) -> Result<Exit> {
 pub async fn execute(command: &Command, kube: &Kube, out: &mut Out) -> Result<Exit> {
     match command {
         Command::Connectivity(c) => connectivity::run(c, kube, out).await,
+        Command::Reachability(r) => reachability::run(r, kube, out).await,
         Command::Performance(p) => performance::run(p, kube, out).await,
         Command::Certificates(c) => certificates::run(c, kube, out).await,
         Command::Runbook(runbook::RunbookCommand::Run(r)) => runbook::run(r, kube, out).await,

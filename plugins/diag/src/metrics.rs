@@ -4,10 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ApiResource, GroupVersionKind, ListParams};
-use kube::{Client, ResourceExt};
-use sealos_shared::Result;
-use sealos_shared::list;
+use kube::ResourceExt;
 use sealos_shared::quantity::Quantity;
 use serde::Serialize;
 
@@ -30,48 +27,8 @@ pub struct ContainerUsage {
     pub cpu_share: Option<f64>,
 }
 
-fn pod_metrics_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", "PodMetrics"),
-        "pods",
-    )
-}
-
-/// `(namespace, pod, container) → (cpu, memory)` from the metrics API; unparsable values are
-/// reported in `notes` and skipped.
-pub async fn usage(
-    client: &Client,
-    namespace: Option<&str>,
-    notes: &mut Vec<String>,
-) -> Result<BTreeMap<(String, String, String), (Quantity, Quantity)>> {
-    let resource = pod_metrics_resource();
-    let api = list::dynamic_api(client, namespace, &resource);
-    let items = list::list_all(
-        &api,
-        &ListParams::default(),
-        "pods.metrics.k8s.io (is metrics-server installed?)",
-    )
-    .await?;
-    let mut out = BTreeMap::new();
-    for item in items {
-        let ns = item.namespace().unwrap_or_default();
-        let pod = item.name_any();
-        for container in item.data["containers"].as_array().into_iter().flatten() {
-            let name = container["name"].as_str().unwrap_or_default().to_string();
-            let parse =
-                |key: &str| Quantity::parse(container["usage"][key].as_str().unwrap_or_default());
-            match (parse("cpu"), parse("memory")) {
-                (Ok(cpu), Ok(memory)) => {
-                    out.insert((ns.clone(), pod.clone(), name), (cpu, memory));
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    notes.push(format!("{ns}/{pod} {name}: {e}"));
-                }
-            }
-        }
-    }
-    Ok(out)
-}
+/// `(namespace, pod, container) → (cpu, memory)` from the metrics API (now shared with `health`).
+pub use sealos_shared::pod_metrics::usage;
 
 /// Limits of each container of `pod`: `(cpu, memory)`.
 pub fn limits(pod: &Pod) -> BTreeMap<String, (Option<Quantity>, Option<Quantity>)> {

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod monitor;
+pub mod policies;
 pub mod rules;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -27,6 +28,7 @@ use sealos_shared::{Exit, Result};
         "kubectl sealos health monitor install --slack-webhook-secret slack/url --dry-run -o yaml",
         "kubectl sealos health monitor status",
         "kubectl sealos health rules --apply --dry-run",
+        "kubectl sealos health policies --print | kubectl apply -f -",
     ]),
 )]
 pub struct Args {
@@ -56,6 +58,10 @@ pub enum Command {
     Monitor(monitor::MonitorCommand),
     /// Print (or --apply) the guide's five alert rules as a PrometheusRule.
     Rules(rules::RulesArgs),
+    /// Print the guide's security and network policies corrected (one AuthorizationPolicy
+    /// rule with from and to; NetworkPolicy by kubernetes.io/metadata.name with DNS and API
+    /// server egress), for `kubectl apply -f -`.
+    Policies(policies::PoliciesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completion(CompletionArgs),
 }
@@ -68,6 +74,10 @@ pub async fn run(args: Args) -> Result<Exit> {
         Some(Command::Check(check)) => (check.output, check::needs_cluster(check)?),
         Some(Command::Monitor(monitor)) => (monitor.format(), monitor.needs_cluster()),
         Some(Command::Rules(rules)) => (rules.output.into(), rules.apply),
+        Some(Command::Policies(p)) => {
+            p.validate()?;
+            (p.output.into(), p.needs_cluster())
+        }
         Some(Command::Completion(completion)) => {
             return write_completion::<Args>(completion.shell, &mut std::io::stdout());
         }
@@ -90,6 +100,7 @@ pub async fn execute(args: &Args, kube: Option<&Kube>, out: &mut Out) -> Result<
             monitor::dispatch(monitor, args.kube.requested_scope(), kube, out).await
         }
         Some(Command::Rules(rules)) => rules::run(rules, kube, out).await,
+        Some(Command::Policies(p)) => policies::run(p, kube, out).await,
         Some(Command::Completion(completion)) => {
             write_completion::<Args>(completion.shell, out.raw())
         }

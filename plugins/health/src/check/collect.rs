@@ -5,14 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::{OptionFuture, try_join_all};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Node, Pod, Secret, Service};
 use kube::Client;
+use kube::api::{Api, ListParams};
 use sealos_shared::Result;
-use sealos_shared::list::in_scope;
+use sealos_shared::list::{in_scope, list_all};
+use sealos_shared::policy::World;
+use sealos_shared::quantity::Quantity;
 use sealos_shared::resources::certmanager::Certificate;
-use sealos_shared::resources::istio::{
-    AuthorizationPolicy, Gateway, PeerAuthentication, VirtualService,
-};
+use sealos_shared::resources::istio::{Gateway, VirtualService};
 
 use super::{Area, CheckArgs};
 
@@ -30,10 +31,27 @@ pub struct Snapshot {
     pub services: Option<Vec<Service>>,
     pub sealos_deployments: Option<Vec<Deployment>>,
     pub certificates: Option<Vec<Certificate>>,
-    pub peer_authentications: Option<Vec<PeerAuthentication>>,
-    pub authorization_policies: Option<Vec<AuthorizationPolicy>>,
     pub monitoring_pods: Option<Vec<Pod>>,
+    /// Namespaces and every NetworkPolicy, AuthorizationPolicy and PeerAuthentication
+    /// (security, network).
+    pub policy_world: Option<World>,
+    /// Pods of the Sealos namespace (security, network).
+    pub sealos_pods: Option<Vec<Pod>>,
+    /// The cluster DNS pods, `k8s-app=kube-dns` in kube-system (network).
+    pub dns_pods: Option<Vec<Pod>>,
+    /// Endpoints of the `default` namespace, for `kubernetes`: the API server (network).
+    pub default_endpoints: Option<Vec<Endpoints>>,
+    /// ConfigMaps of the Istio namespace (tuning).
+    pub istio_config_maps: Option<Vec<ConfigMap>>,
+    /// Container usage from the metrics API, or why it could not be read (tuning).
+    pub usage: Option<std::result::Result<Usage, String>>,
+    /// ConfigMaps of every namespace, where a Fluent Bit configuration may live (logging).
+    pub config_maps: Option<Vec<ConfigMap>>,
+    pub nodes: Option<Vec<Node>>,
 }
+
+/// `(namespace, pod, container) → (cpu, memory)`.
+pub type Usage = BTreeMap<(String, String, String), (Quantity, Quantity)>;
 
 /// A label selector map as `k=v,...` (sorted, so equal selectors share one list).
 pub use sealos_shared::resources::istio::label_selector as selector_string;
@@ -47,6 +65,9 @@ pub async fn collect(client: &Client, args: &CheckArgs, areas: &[Area]) -> Resul
     let istio_ns = args.istio_namespace.as_str();
     let sealos_ns = args.sealos_namespace.as_str();
     let mon_ns = args.monitoring_namespace.as_str();
+    let policy = has(Area::Security) || has(Area::Network);
+    let nodes_api: Api<Node> = Api::all(client.clone());
+    let list_params = ListParams::default();
 
     let (
         istio_deployments,
@@ -56,20 +77,25 @@ pub async fn collect(client: &Client, args: &CheckArgs, areas: &[Area]) -> Resul
         services,
         sealos_deployments,
         certificates,
-        peer_authentications,
-        authorization_policies,
         monitoring_pods,
+        policy_world,
+        sealos_pods,
+        dns_pods,
+        default_endpoints,
+        istio_config_maps,
+        usage,
+        config_maps,
+        nodes,
     ) = futures::join!(
         when(has(Area::ControlPlane), || in_scope::<Deployment>(
             client,
             Some(istio_ns),
             None
         )),
-        when(has(Area::ControlPlane), || in_scope::<Pod>(
-            client,
-            Some(istio_ns),
-            None
-        )),
+        when(
+            has(Area::ControlPlane) || has(Area::Security) || has(Area::Network),
+            || in_scope::<Pod>(client, Some(istio_ns), None)
+        ),
         when(has(Area::Gateways) || has(Area::VirtualServices), || {
             in_scope::<Gateway>(client, None, None)
         }),
@@ -87,20 +113,47 @@ pub async fn collect(client: &Client, args: &CheckArgs, areas: &[Area]) -> Resul
         when(has(Area::Certificates), || in_scope::<Certificate>(
             client, None, None
         )),
-        when(has(Area::Security), || in_scope::<PeerAuthentication>(
-            client,
-            Some(sealos_ns),
-            None
-        )),
-        when(has(Area::Security), || in_scope::<AuthorizationPolicy>(
-            client,
-            Some(sealos_ns),
-            None
-        )),
         when(has(Area::Monitoring), || in_scope::<Pod>(
             client,
             Some(mon_ns),
             None
+        )),
+        when(policy, || sealos_shared::policy::load::world(
+            client, istio_ns
+        )),
+        when(policy, || in_scope::<Pod>(client, Some(sealos_ns), None)),
+        when(has(Area::Network), || in_scope::<Pod>(
+            client,
+            Some("kube-system"),
+            Some("k8s-app=kube-dns")
+        )),
+        when(has(Area::Network), || in_scope::<Endpoints>(
+            client,
+            Some("default"),
+            None
+        )),
+        when(has(Area::Tuning), || in_scope::<ConfigMap>(
+            client,
+            Some(istio_ns),
+            None
+        )),
+        when(has(Area::Tuning), || async {
+            let mut notes = Vec::new();
+            // A cluster without metrics-server (404: the API is not served) is a finding;
+            // any other failure is the check's, as for every other list.
+            match sealos_shared::pod_metrics::usage(client, None, &mut notes).await {
+                Ok(usage) => Ok(Ok(usage)),
+                Err(e) if matches!(e.status_code(), Some(404)) => Ok(Err(e.to_string())),
+                Err(e) => Err(e),
+            }
+        }),
+        when(has(Area::Logging), || in_scope::<ConfigMap>(
+            client, None, None
+        )),
+        when(has(Area::Logging), || list_all::<Node>(
+            &nodes_api,
+            &list_params,
+            "nodes"
         )),
     );
     let mut snapshot = Snapshot {
@@ -111,9 +164,15 @@ pub async fn collect(client: &Client, args: &CheckArgs, areas: &[Area]) -> Resul
         services: services.transpose()?,
         sealos_deployments: sealos_deployments.transpose()?,
         certificates: certificates.transpose()?,
-        peer_authentications: peer_authentications.transpose()?,
-        authorization_policies: authorization_policies.transpose()?,
         monitoring_pods: monitoring_pods.transpose()?,
+        policy_world: policy_world.transpose()?,
+        sealos_pods: sealos_pods.transpose()?,
+        dns_pods: dns_pods.transpose()?,
+        default_endpoints: default_endpoints.transpose()?,
+        istio_config_maps: istio_config_maps.transpose()?,
+        usage: usage.transpose()?,
+        config_maps: config_maps.transpose()?,
+        nodes: nodes.transpose()?,
         ..Snapshot::default()
     };
     if has(Area::Gateways) {

@@ -5,11 +5,14 @@ mod collect;
 mod control_plane;
 mod controllers;
 mod gateways;
+mod logging;
 mod monitoring;
+mod network;
 mod pods;
 mod report;
 mod security;
 mod traffic;
+mod tuning;
 mod virtual_services;
 
 use std::time::Duration;
@@ -41,8 +44,15 @@ pub enum Area {
     Controllers,
     /// cert-manager Certificates: Ready and days to expiry.
     Certificates,
-    /// The guide's STRICT PeerAuthentication and AuthorizationPolicy.
+    /// mTLS and AuthorizationPolicies as Istio evaluates them: who gets into the Sealos namespace.
     Security,
+    /// NetworkPolicies as the API evaluates them: DNS, API server and gateway traffic of the
+    /// Sealos controllers.
+    Network,
+    /// Mesh tuning: which ConfigMaps Istio reads, trace sampling, sidecar memory against use.
+    Tuning,
+    /// The Fluent Bit pipeline: parsers against the nodes' container runtime, buffer limits.
+    Logging,
     /// Prometheus, Grafana and Alertmanager pods.
     Monitoring,
     /// 5xx ratio and P95 latency from Prometheus.
@@ -50,13 +60,16 @@ pub enum Area {
 }
 
 impl Area {
-    pub const ALL: [Area; 8] = [
+    pub const ALL: [Area; 11] = [
         Area::ControlPlane,
         Area::Gateways,
         Area::VirtualServices,
         Area::Controllers,
         Area::Certificates,
         Area::Security,
+        Area::Network,
+        Area::Tuning,
+        Area::Logging,
         Area::Monitoring,
         Area::Traffic,
     ];
@@ -69,6 +82,9 @@ impl Area {
             Area::Controllers => "controllers",
             Area::Certificates => "certificates",
             Area::Security => "security",
+            Area::Network => "network",
+            Area::Tuning => "tuning",
+            Area::Logging => "logging",
             Area::Monitoring => "monitoring",
             Area::Traffic => "traffic",
         }
@@ -227,6 +243,9 @@ pub async fn check(args: &CheckArgs, kube: Option<&Kube>) -> Result<Report> {
             Area::Controllers => controllers::check(&snapshot, args),
             Area::Certificates => certificates::check(&snapshot, args, now),
             Area::Security => security::check(&snapshot, args),
+            Area::Network => network::check(&snapshot, args),
+            Area::Tuning => tuning::check(&snapshot, args),
+            Area::Logging => logging::check(&snapshot),
             Area::Monitoring => monitoring::check(&snapshot, args),
             Area::Traffic => match &traffic {
                 Some((found, _)) => found.clone(),

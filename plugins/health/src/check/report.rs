@@ -18,6 +18,13 @@ pub struct Finding {
     pub status: Severity,
     pub object: ObjectRef,
     pub message: String,
+    /// A stable identifier of the kind of problem (`SEC_AUTHZ_OPEN_RULE`), for the areas that
+    /// judge configuration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// What to change to fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl Finding {
@@ -32,7 +39,28 @@ impl Finding {
             status,
             object,
             message: message.into(),
+            code: None,
+            hint: None,
         }
+    }
+
+    /// The same finding with a stable code and the fix.
+    pub fn coded(mut self, code: &'static str, hint: impl Into<String>) -> Finding {
+        self.code = Some(code);
+        self.hint = Some(hint.into()).filter(|h: &String| !h.is_empty());
+        self
+    }
+
+    /// The message column: `CODE: message`, and in wide output the fix after it.
+    pub fn text(&self, wide: bool) -> String {
+        let mut text = match self.code {
+            Some(code) => format!("{code}: {}", self.message),
+            None => self.message.clone(),
+        };
+        if let (true, Some(hint)) = (wide, &self.hint) {
+            text.push_str(&format!(" (fix: {hint})"));
+        }
+        text
     }
 }
 
@@ -157,14 +185,14 @@ pub fn render_table(
                 f.object.kind.clone(),
                 f.object.namespace.clone().unwrap_or_default(),
                 f.object.name.clone(),
-                f.message.clone(),
+                f.text(true),
             ]
         } else {
             vec![
                 status,
                 f.area.name().to_string(),
                 f.object.display(),
-                f.message.clone(),
+                f.text(false),
             ]
         }
     };
