@@ -13,6 +13,7 @@ pub mod error;
 pub mod exit;
 pub mod flags;
 pub mod identity;
+pub mod input;
 pub mod list;
 pub mod number;
 pub mod output;
