@@ -7,6 +7,7 @@ pub mod archive;
 pub mod audit;
 pub mod certs;
 pub mod cli;
+pub mod complete;
 pub mod connection;
 pub mod deadline;
 pub mod error;

@@ -52,7 +52,8 @@ pub enum Command {
     Monitor(monitor::MonitorArgs),
     /// Print (or --apply) the guide's five alert rules as a PrometheusRule.
     Rules(rules::RulesArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), or `install` the
+    /// kubectl_complete-* links for completion inside kubectl (1.26+).
     Completion(CompletionArgs),
 }
 
@@ -65,7 +66,7 @@ pub async fn run(args: Args) -> Result<Exit> {
         Some(Command::Monitor(monitor)) => (monitor.output, monitor.needs_cluster()),
         Some(Command::Rules(rules)) => (rules.output.into(), rules.apply),
         Some(Command::Completion(completion)) => {
-            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
+            return write_completion::<Args>(completion, &mut std::io::stdout());
         }
     };
     let mut out = Out::stdout(format, args.global.color);
@@ -84,9 +85,7 @@ pub async fn execute(args: &Args, kube: Option<&Kube>, out: &mut Out) -> Result<
         Some(Command::Check(check)) => check::run(check, kube, out).await,
         Some(Command::Monitor(monitor)) => monitor::run(monitor, kube, out).await,
         Some(Command::Rules(rules)) => rules::run(rules, kube, out).await,
-        Some(Command::Completion(completion)) => {
-            write_completion::<Args>(completion.shell, out.raw())
-        }
+        Some(Command::Completion(completion)) => write_completion::<Args>(completion, out.raw()),
     }
 }
 
