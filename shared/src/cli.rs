@@ -111,19 +111,65 @@ async fn signal() {
     }
 }
 
-/// `completion SHELL`: the script for the plugin's binary.
+/// `completion SHELL` (the script for the plugin's binary) or `completion install [--dir DIR]`
+/// (completion inside kubectl's own: `kubectl sealos <verb> <TAB>`).
 #[derive(Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct CompletionArgs {
+    #[command(subcommand)]
+    pub action: Option<CompletionAction>,
     /// The shell to generate the completion script for.
-    #[arg(value_enum)]
-    pub shell: Shell,
+    #[arg(value_enum, required = true)]
+    pub shell: Option<Shell>,
 }
 
-/// Writes the completion script of `C` (named after its binary) to `out`.
-pub fn write_completion<C: CommandFactory>(shell: Shell, out: &mut dyn Write) -> Result<Exit> {
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum CompletionAction {
+    /// Write the kubectl_complete-* links kubectl (1.26+) runs to complete this plugin's
+    /// arguments, beside the binary (krew's bin directory) or into --dir, which must be on PATH.
+    Install {
+        /// Where to write the links (default: beside this binary as kubectl found it).
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// Runs `completion`: the script of `C` (named after its binary) to `out`, or the install.
+pub fn write_completion<C: CommandFactory>(
+    args: &CompletionArgs,
+    out: &mut dyn Write,
+) -> Result<Exit> {
     let mut command = C::command();
     let name = command.get_name().to_string();
-    clap_complete::generate(shell, &mut command, name, out);
+    match (&args.action, args.shell) {
+        (Some(CompletionAction::Install { dir }), _) => {
+            let dir = match dir {
+                Some(dir) => dir.clone(),
+                None => crate::complete::install::default_dir()?,
+            };
+            for written in crate::complete::install::install(&name, &dir)? {
+                writeln!(
+                    out,
+                    "{} -> {}",
+                    written.link.display(),
+                    written.target.display()
+                )
+                .map_err(|e| Error::io("write completion", e))?;
+            }
+            if !crate::complete::install::on_path(&dir) {
+                eprintln!(
+                    "warning: {} is not on PATH: kubectl looks for kubectl_complete-* there",
+                    dir.display()
+                );
+            }
+        }
+        (None, Some(shell)) => clap_complete::generate(shell, &mut command, name, out),
+        (None, None) => {
+            return Err(Error::usage(
+                "name a shell (bash, zsh, fish, elvish, powershell) or install",
+            ));
+        }
+    }
     out.flush().map_err(|e| Error::io("write completion", e))?;
     Ok(Exit::Ok)
 }
@@ -156,7 +202,11 @@ mod tests {
     #[test]
     fn completion_names_the_binary() {
         let mut out = Vec::new();
-        write_completion::<Demo>(Shell::Bash, &mut out).unwrap();
+        let args = CompletionArgs {
+            action: None,
+            shell: Some(Shell::Bash),
+        };
+        write_completion::<Demo>(&args, &mut out).unwrap();
         let script = String::from_utf8(out).unwrap();
         assert!(script.contains("kubectl-sealos-demo"), "{script}");
         assert!(script.contains("--color"));

@@ -14,6 +14,7 @@ use kube::{Client, Config};
 
 use crate::deadline::DeadlineLayer;
 use crate::error::{Error, Result};
+use crate::identity::IdentityFlags;
 
 /// The flags kubectl users expect on every command that talks to a cluster.
 #[derive(Args, Debug, Clone)]
@@ -40,6 +41,10 @@ pub struct KubeFlags {
     /// follows keep their own bounds): "30s", "1m", or seconds.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::number::duration_or_zero, global = true)]
     pub request_timeout: Duration,
+    /// `--as`, `--as-group`, `--as-uid`, `--token`, `--certificate-authority`,
+    /// `--insecure-skip-tls-verify`.
+    #[command(flatten)]
+    pub identity: IdentityFlags,
 }
 
 /// The default of `--request-timeout`: long enough for a slow list page, short enough that a
@@ -57,6 +62,7 @@ impl Default for KubeFlags {
             namespace: None,
             all_namespaces: false,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            identity: IdentityFlags::default(),
         }
     }
 }
@@ -142,6 +148,8 @@ impl KubeFlags {
     }
 
     async fn config(&self) -> Result<(Config, String, String)> {
+        // Refused flag combinations fail before any file is read.
+        self.identity.validate()?;
         let options = KubeConfigOptions {
             context: self.context.clone(),
             cluster: self.cluster.clone(),
@@ -186,6 +194,7 @@ impl KubeFlags {
         // Service proxy answering 503 (Prometheus with no endpoints) held `health monitor --once`
         // for minutes. Reads retry through `retry::read`, bounded by its Backoff.
         config.0.default_retry = false;
+        self.identity.apply(&mut config.0)?;
         // The request deadline (deadline.rs) bounds answers; a socket read timeout would also cut
         // a quiet watch, so only the connect is bounded here.
         if !self.request_timeout.is_zero() {
@@ -194,7 +203,7 @@ impl KubeFlags {
         Ok(config)
     }
 
-    fn load_kubeconfig(&self) -> Result<Option<Kubeconfig>> {
+    pub(crate) fn load_kubeconfig(&self) -> Result<Option<Kubeconfig>> {
         let read = |path: &PathBuf| {
             Kubeconfig::read_from(path)
                 .map_err(|e| Error::Config(format!("read kubeconfig {}: {e}", path.display())))

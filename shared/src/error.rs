@@ -81,10 +81,14 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self.status_code()? {
             401 => Some("your credentials were rejected: check the kubeconfig's user and token".into()),
-            403 => Some(
-                "your user lacks a permission this command needs: the README's RBAC section lists the verbs and resources"
+            403 => Some(match crate::identity::acting_as() {
+                // The refusal is the impersonated user's: say so, not "your user".
+                Some(user) => format!(
+                    "{user:?} (--as) lacks a permission this command needs: the README's RBAC section lists the verbs and resources"
+                ),
+                None => "your user lacks a permission this command needs: the README's RBAC section lists the verbs and resources"
                     .into(),
-            ),
+            }),
             _ => None,
         }
     }

@@ -67,13 +67,14 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Delete old complete backups: keep the newest N, or those younger than a duration.
     Prune(prune::PruneArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), or `install` the
+    /// kubectl_complete-* links for completion inside kubectl (1.26+).
     Completion(CompletionArgs),
 }
 
 pub async fn run(args: Args) -> Result<Exit> {
     if let Command::Completion(completion) = &args.command {
-        return write_completion::<Args>(completion.shell, &mut std::io::stdout());
+        return write_completion::<Args>(completion, &mut std::io::stdout());
     }
     let mut out = Out::stdout(format_of(&args.command), args.global.color);
     run_with(&args, &mut out).await
@@ -119,9 +120,7 @@ pub async fn execute(args: &Args, kube: Option<&Kube>, out: &mut Out) -> Result<
         (Command::List(a), _) => list::run(a, out).await,
         (Command::Verify(a), _) => verify::run(a, out).await,
         (Command::Prune(a), _) => prune::run(a, out).await,
-        (Command::Completion(completion), _) => {
-            write_completion::<Args>(completion.shell, out.raw())
-        }
+        (Command::Completion(completion), _) => write_completion::<Args>(completion, out.raw()),
     }
 }
 
@@ -141,6 +140,14 @@ pub(crate) fn location(
         (_, Some(url)) => Ok(Location::S3(url.parse()?)),
         (Some(dir), None) => Ok(Location::Dir(dir.clone())),
         (None, None) => Ok(Location::Dir(PathBuf::from("."))),
+    }
+}
+
+/// Completion's names: archives are local files (an s3:// URL is typed).
+pub fn completion_sources(path: &[String], arg: &str) -> Option<sealos_shared::complete::Source> {
+    match (path.first().map(String::as_str), arg) {
+        (Some("verify" | "restore"), "archive") => Some(sealos_shared::complete::Source::Files),
+        _ => None,
     }
 }
 

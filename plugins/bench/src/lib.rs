@@ -51,7 +51,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// List the hosts VirtualServices bind to the ingress gateway (what --from-cluster runs).
     Targets(TargetsArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), or `install` the
+    /// kubectl_complete-* links for completion inside kubectl (1.26+).
     Completion(CompletionArgs),
 }
 
@@ -119,7 +120,7 @@ pub async fn run(args: Args) -> Result<Exit> {
         Command::Compare(c) => (c.output, None),
         Command::Targets(t) => (t.output, Some(&t.cluster)),
         Command::Completion(completion) => {
-            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
+            return write_completion::<Args>(completion, &mut std::io::stdout());
         }
     };
     let mut out = Out::stdout(format, args.global.color);
@@ -152,9 +153,7 @@ async fn dispatch(command: &Command, kube: Option<&Kube>, out: &mut Out) -> Resu
         (Command::Compare(args), _) => compare_files(args, out),
         (Command::Targets(args), Some(kube)) => targets::run(args, kube, out).await,
         (Command::Targets(_), None) => Err(Error::failed("targets needs a cluster client")),
-        (Command::Completion(completion), _) => {
-            write_completion::<Args>(completion.shell, out.raw())
-        }
+        (Command::Completion(completion), _) => write_completion::<Args>(completion, out.raw()),
     }
 }
 

@@ -23,7 +23,8 @@ use crate::cluster;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct InspectArgs {
-    /// The Certificate to inspect, in the namespace (-n).
+    /// The Certificate to inspect, in the namespace (-n): NAME, certificate/NAME, or
+    /// secret/NAME for a TLS Secret.
     #[arg(value_name = "NAME", required_unless_present = "secret")]
     pub name: Option<String>,
     /// Inspect a TLS Secret instead (a Gateway's credentialName, say).
@@ -32,6 +33,22 @@ pub struct InspectArgs {
     /// Output format (wide is the same as table here).
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: Format,
+}
+
+impl InspectArgs {
+    /// kubectl's `TYPE/NAME`: `secret/x` is `--secret x`; a wrong kind is refused (exit 2).
+    pub fn take_input(&mut self) -> Result<()> {
+        use sealos_shared::input::{CERTIFICATE, SECRET, parse_word};
+        if let Some(word) = self.name.take() {
+            let named = parse_word(&word, &[&CERTIFICATE, &SECRET])?;
+            if named.kind == &SECRET {
+                self.secret = Some(named.name);
+            } else {
+                self.name = Some(named.name);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `-o json`: the documented shape (README, "Cert").

@@ -55,7 +55,8 @@ pub enum Command {
     /// Back up Certificates, Issuers, ClusterIssuers and the certificates' Secrets in the
     /// suite's backup format (`kubectl sealos backup verify|restore` read it). Exit 2 if incomplete.
     Backup(backup::BackupArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), or `install` the
+    /// kubectl_complete-* links for completion inside kubectl (1.26+).
     Completion(CompletionArgs),
 }
 
@@ -79,10 +80,23 @@ pub async fn run(args: Args) -> Result<Exit> {
 
 /// `run` with the output given: tests pass a buffer. Bad input is refused before the one
 /// client is built.
-pub async fn execute(args: Args, out: &mut Out) -> Result<Exit> {
+pub async fn execute(mut args: Args, out: &mut Out) -> Result<Exit> {
+    // kubectl's `TYPE/NAME` and `-f` forms become names first: a wrong kind is refused here.
+    match &mut args.command {
+        Command::Renew(renew) => {
+            renew.names = sealos_shared::input::resolve(
+                &renew.names,
+                &renew.filename,
+                &[&sealos_shared::input::CERTIFICATE],
+                &mut args.kube,
+            )?;
+        }
+        Command::Inspect(inspect) => inspect.take_input()?,
+        _ => {}
+    }
     match &args.command {
         Command::Completion(completion) => {
-            return write_completion::<Args>(completion.shell, out.raw());
+            return write_completion::<Args>(completion, out.raw());
         }
         Command::Check(check) => drop(check.thresholds()?),
         Command::Renew(renew) => renew.validate(args.kube.all_namespaces)?,
@@ -104,11 +118,22 @@ pub async fn on_cluster(command: &Command, kube: &Kube, out: &mut Out) -> Result
             let (plan, target) = backup.plan(kube.requested_scope())?;
             backup::run(kube, &plan, &target, out).await
         }
-        Command::Completion(completion) => write_completion::<Args>(completion.shell, out.raw()),
+        Command::Completion(completion) => write_completion::<Args>(completion, out.raw()),
     }
 }
 
 /// The clap command, for tests and documentation.
 pub fn command() -> clap::Command {
     Args::command()
+}
+
+/// Completion's names from the cluster: Certificates, and TLS Secrets for `inspect`.
+pub fn completion_sources(path: &[String], arg: &str) -> Option<sealos_shared::complete::Source> {
+    use sealos_shared::complete::Source;
+    match (path.first().map(String::as_str), arg) {
+        (Some("renew"), "names") => Some(Source::Certificates),
+        (Some("inspect"), "name") => Some(Source::CertificatesAndTlsSecrets),
+        (Some("inspect"), "secret") => Some(Source::TlsSecrets),
+        _ => None,
+    }
 }

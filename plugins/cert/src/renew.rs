@@ -23,9 +23,12 @@ use serde::Serialize;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RenewArgs {
-    /// Certificates to renew, by name, in the namespace (-n).
+    /// Certificates to renew, by name (or certificate/NAME), in the namespace (-n).
     #[arg(value_name = "NAME")]
     pub names: Vec<String>,
+    /// The Certificates read from kubectl's `-o name|json|yaml` output.
+    #[command(flatten)]
+    pub filename: sealos_shared::input::FilenameFlags,
     /// Every Certificate in the namespace (or cluster with -A).
     #[arg(long)]
     pub all: bool,

@@ -75,7 +75,8 @@ pub enum Command {
     ///
     /// -n takes a comma-separated list of extra namespaces.
     Bundle(bundle::BundleArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), or `install` the
+    /// kubectl_complete-* links for completion inside kubectl (1.26+).
     Completion(CompletionArgs),
 }
 
@@ -95,7 +96,7 @@ pub async fn run(args: Args) -> Result<Exit> {
         }
         Command::Bundle(b) => b.output,
         Command::Completion(completion) => {
-            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
+            return write_completion::<Args>(completion, &mut std::io::stdout());
         }
     };
     let mut out = Out::stdout(format, args.global.color);
@@ -114,13 +115,21 @@ pub async fn execute(command: &Command, kube: &Kube, out: &mut Out) -> Result<Ex
         Command::Runbook(runbook::RunbookCommand::Run(r)) => runbook::run(r, kube, out).await,
         Command::Runbook(runbook::RunbookCommand::List(_)) => runbook::list_runbooks(out),
         Command::Bundle(b) => bundle::run(b, kube, out).await,
-        Command::Completion(completion) => write_completion::<Args>(completion.shell, out.raw()),
+        Command::Completion(completion) => write_completion::<Args>(completion, out.raw()),
     }
 }
 
 /// The clap command, for tests and documentation.
 pub fn command() -> clap::Command {
     Args::command()
+}
+
+/// Completion's names from the cluster: the apps `connectivity` walks.
+pub fn completion_sources(path: &[String], arg: &str) -> Option<sealos_shared::complete::Source> {
+    match (path.first().map(String::as_str), arg) {
+        (Some("connectivity"), "app") => Some(sealos_shared::complete::Source::Apps),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

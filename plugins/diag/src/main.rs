@@ -1,6 +1,12 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // `kubectl_complete-sealos-diag` (kubectl's plugin completion) or `__complete`.
+    if let Some(code) = sealos_shared::complete::intercept::<kubectl_sealos_diag::Args>(
+        kubectl_sealos_diag::completion_sources,
+    ) {
+        return code;
+    }
     let args = kubectl_sealos_diag::Args::parse();
     let global = args.global.clone();
     sealos_shared::cli::main(&global, kubectl_sealos_diag::run(args))

@@ -62,7 +62,8 @@ pub enum Command {
     /// rule with from and to; NetworkPolicy by kubernetes.io/metadata.name with DNS and API
     /// server egress), for `kubectl apply -f -`.
     Policies(policies::PoliciesArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), or `install` the
+    /// kubectl_complete-* links for completion inside kubectl (1.26+).
     Completion(CompletionArgs),
 }
 
@@ -79,7 +80,7 @@ pub async fn run(args: Args) -> Result<Exit> {
             (p.output.into(), p.needs_cluster())
         }
         Some(Command::Completion(completion)) => {
-            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
+            return write_completion::<Args>(completion, &mut std::io::stdout());
         }
     };
     let mut out = Out::stdout(format, args.global.color);
@@ -101,9 +102,7 @@ pub async fn execute(args: &Args, kube: Option<&Kube>, out: &mut Out) -> Result<
         }
         Some(Command::Rules(rules)) => rules::run(rules, kube, out).await,
         Some(Command::Policies(p)) => policies::run(p, kube, out).await,
-        Some(Command::Completion(completion)) => {
-            write_completion::<Args>(completion.shell, out.raw())
-        }
+        Some(Command::Completion(completion)) => write_completion::<Args>(completion, out.raw()),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::{OutputFlags, controller_namespace};
 /// `history COMPONENT`.
 #[derive(Args, Debug, Clone)]
 pub struct HistoryArgs {
-    /// The controller (Deployment name).
+    /// The controller (Deployment name, or deployment/NAME).
     #[arg(value_name = "COMPONENT")]
     pub component: String,
     /// The container holding NETWORKING_MODE / ISTIO_PERCENTAGE (default: the one declaring them).

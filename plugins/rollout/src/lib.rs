@@ -68,7 +68,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Move a controller through steps, checking its 5xx ratio and P95 between them.
     Plan(PlanArgs),
-    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), or `install` the
+    /// kubectl_complete-* links for completion inside kubectl (1.26+).
     Completion(CompletionArgs),
 }
 
@@ -119,11 +120,39 @@ pub async fn execute(command: &Command, kube: &Kube, out: &mut Out) -> Result<Ex
         Command::Rollback(a) => shift::run_rollback(a, kube, out).await,
         Command::History(a) => history::run(a, kube, out).await,
         Command::Plan(a) => plan::run(a, kube, out).await,
-        Command::Completion(completion) => write_completion::<Args>(completion.shell, out.raw()),
+        Command::Completion(completion) => write_completion::<Args>(completion, out.raw()),
     }
 }
 
-pub async fn run(args: Args) -> Result<Exit> {
+/// kubectl's forms of naming controllers (`deployment/x`, `-f -` with `kubectl get -o
+/// name|json|yaml`) made into the names the commands take, before anything is sent: a wrong kind
+/// ends the command here with exit 2. A namespace the input names becomes `-n`'s.
+pub fn take_input(args: &mut Args) -> Result<()> {
+    use sealos_shared::input::{DEPLOYMENT, parse_word, resolve};
+    let kube = &mut args.kube;
+    match &mut args.command {
+        Command::Status(a) => {
+            a.components = resolve(&a.components, &a.filename, &[&DEPLOYMENT], kube)?
+        }
+        Command::Set(a) => {
+            let (names, percent) = select::split_percent(&a.args)?;
+            let percent = percent.to_string();
+            let mut names = resolve(names, &a.filename, &[&DEPLOYMENT], kube)?;
+            names.push(percent);
+            a.args = names;
+        }
+        Command::Rollback(a) => {
+            a.components = resolve(&a.components, &a.filename, &[&DEPLOYMENT], kube)?
+        }
+        Command::History(a) => a.component = parse_word(&a.component, &[&DEPLOYMENT])?.name,
+        Command::Plan(a) => a.component = parse_word(&a.component, &[&DEPLOYMENT])?.name,
+        Command::Completion(_) => {}
+    }
+    Ok(())
+}
+
+pub async fn run(mut args: Args) -> Result<Exit> {
+    take_input(&mut args)?;
     let output = match &args.command {
         Command::Status(a) => &a.output,
         Command::Set(a) => &a.output,
@@ -131,7 +160,7 @@ pub async fn run(args: Args) -> Result<Exit> {
         Command::History(a) => &a.output,
         Command::Plan(a) => &a.output,
         Command::Completion(completion) => {
-            return write_completion::<Args>(completion.shell, &mut std::io::stdout());
+            return write_completion::<Args>(completion, &mut std::io::stdout());
         }
     };
     let mut out = Out::stdout(output.output, args.global.color);
@@ -150,4 +179,18 @@ pub struct OutputFlags {
 /// The clap command, for tests and documentation.
 pub fn command() -> clap::Command {
     Args::command()
+}
+
+/// Completion's names from the cluster: the controllers wherever a command takes them.
+pub fn completion_sources(path: &[String], arg: &str) -> Option<sealos_shared::complete::Source> {
+    let controllers = sealos_shared::complete::Source::Controllers {
+        default_namespace: sealos_shared::traffic_shift::NAMESPACE,
+    };
+    match (path.first().map(String::as_str), arg) {
+        (Some("set"), "args")
+        | (Some("rollback"), "components")
+        | (Some("history" | "plan"), "component")
+        | (Some("status"), "components") => Some(controllers),
+        _ => None,
+    }
 }

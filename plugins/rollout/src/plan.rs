@@ -24,7 +24,7 @@ use crate::{OutputFlags, PLUGIN, controller_namespace};
 /// `plan COMPONENT --steps ... --pause ...`.
 #[derive(Args, Debug, Clone)]
 pub struct PlanArgs {
-    /// The controller (Deployment name).
+    /// The controller (Deployment name, or deployment/NAME).
     #[arg(value_name = "COMPONENT")]
     pub component: String,
     /// The Istio percentages to move through, in order (integers 0-100).

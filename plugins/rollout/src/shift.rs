@@ -20,9 +20,13 @@ use crate::{MutationFlags, OutputFlags, PLUGIN, controller_namespace};
 /// `set COMPONENT... PERCENT` or `set --all PERCENT`.
 #[derive(Args, Debug, Clone)]
 pub struct SetArgs {
-    /// The controllers (Deployment names) and, last, the Istio percentage: an integer 0-100.
+    /// The controllers (Deployment names or deployment/NAME) and, last, the Istio percentage:
+    /// an integer 0-100.
     #[arg(value_name = "COMPONENT... PERCENT", required = true, num_args = 1..)]
     pub args: Vec<String>,
+    /// The controllers read from kubectl's `-o name|json|yaml` output.
+    #[command(flatten)]
+    pub filename: sealos_shared::input::FilenameFlags,
     /// Every controller: the guide's three and every Deployment declaring NETWORKING_MODE.
     #[arg(long)]
     pub all: bool,
@@ -35,9 +39,12 @@ pub struct SetArgs {
 /// `rollback COMPONENT...` or `rollback --all`.
 #[derive(Args, Debug, Clone)]
 pub struct RollbackArgs {
-    /// The controllers (Deployment names) to move back to ingress / 0%.
+    /// The controllers (Deployment names or deployment/NAME) to move back to ingress / 0%.
     #[arg(value_name = "COMPONENT")]
     pub components: Vec<String>,
+    /// The controllers read from kubectl's `-o name|json|yaml` output.
+    #[command(flatten)]
+    pub filename: sealos_shared::input::FilenameFlags,
     /// Every controller.
     #[arg(long)]
     pub all: bool,

@@ -18,9 +18,12 @@ use crate::{OutputFlags, controller_namespace};
 /// `status [--components A,B] [--container NAME]`.
 #[derive(Args, Debug, Clone)]
 pub struct StatusArgs {
-    /// Only these controllers (Deployment names, comma-separated).
+    /// Only these controllers (Deployment names or deployment/NAME, comma-separated).
     #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
     pub components: Vec<String>,
+    /// Only the Deployments read from kubectl's `-o name|json|yaml` output.
+    #[command(flatten)]
+    pub filename: sealos_shared::input::FilenameFlags,
     /// The container holding NETWORKING_MODE / ISTIO_PERCENTAGE (default: the one declaring them).
     #[arg(long, value_name = "NAME")]
     pub container: Option<String>,

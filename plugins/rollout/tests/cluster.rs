@@ -159,6 +159,7 @@ async fn status_reports_the_seeded_controllers() {
         &StatusArgs {
             components: vec![],
             container: None,
+            filename: Default::default(),
             output: Default::default(),
         },
     )
@@ -274,6 +275,7 @@ async fn status_warns_when_the_vars_disagree_or_are_missing() {
         &StatusArgs {
             components: vec!["webhook-controller".into()],
             container: None,
+            filename: Default::default(),
             output: Default::default(),
         },
     )
@@ -291,6 +293,7 @@ async fn status_warns_when_the_vars_disagree_or_are_missing() {
         &StatusArgs {
             components: vec!["no-such-controller".into()],
             container: None,
+            filename: Default::default(),
             output: Default::default(),
         },
     )

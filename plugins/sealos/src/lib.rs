@@ -4,6 +4,7 @@
 //! `kubectl sealos health` and falls back to this binary when only krew's link is on PATH, so
 //! both installs answer the same command.
 
+mod complete;
 mod sibling;
 mod suite;
 mod version;
@@ -76,7 +77,10 @@ fn verbs() -> String {
         .join(", ")
 }
 
-pub fn main(args: Vec<OsString>) -> ExitCode {
+pub fn main(program: OsString, args: Vec<OsString>) -> ExitCode {
+    if let Some(words) = complete::words(&program, &args) {
+        return complete::answer(&words);
+    }
     let result = parse(&args).and_then(dispatch);
     match result {
         Ok(code) => code,

@@ -1,3 +1,5 @@
 fn main() -> std::process::ExitCode {
-    kubectl_sealos::main(std::env::args_os().skip(1).collect())
+    let mut args = std::env::args_os();
+    let program = args.next().unwrap_or_default();
+    kubectl_sealos::main(program, args.collect())
 }
