@@ -123,6 +123,12 @@ pub async fn run(args: Args) -> Result<Exit> {
             return write_completion::<Args>(completion, &mut std::io::stdout());
         }
     };
+    // Bad --workers input is refused before any connection is made.
+    if let Command::Run(r) = &args.command
+        && let Some(workers) = r.workers
+    {
+        fleet::validate(r, workers)?;
+    }
     let mut out = Out::stdout(format, args.global.color);
     // Only --from-cluster and `targets` read the cluster.
     let kube = match cluster {

@@ -512,6 +512,31 @@ async fn bad_input_exits_2_before_any_request() {
             vec!["run", &ok, "--slo", &huge_latency],
             "not a valid threshold",
         ),
+        // --workers input is checked before any cluster is asked.
+        (
+            vec!["run", &ok, "-c", "2", "--workers", "3"],
+            "-c 2 is fewer connections than --workers 3",
+        ),
+        (
+            vec!["run", &ok, "-c", "3", "-n", "2", "--workers", "3"],
+            "-n 2 is fewer requests than --workers 3",
+        ),
+        (vec!["run", &ok, "--workers", "0"], "at least 1"),
+        (vec!["run", &ok, "--workers", "1001"], "1 to 1000"),
+        (
+            vec![
+                "run",
+                &ok,
+                "-c",
+                "3",
+                "--workers",
+                "3",
+                "--body",
+                "/etc/hostname",
+            ],
+            "--body cannot be used with --workers",
+        ),
+        (vec!["run", &ok, "--allow-partial"], "--workers"),
     ];
     for (args, message) in cases {
         let out = bench(&args).await;

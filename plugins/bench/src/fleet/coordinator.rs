@@ -32,6 +32,18 @@ const INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 pub async fn execute(args: &RunArgs, kube: &Kube, workers: u32, out: &mut Out) -> Result<Exit> {
     let options = run::request_options(args)?;
     let endpoints = run::endpoints(args, Some(kube), &options).await?;
+    if args
+        .headers
+        .iter()
+        .any(|(name, _)| name != http::header::HOST)
+    {
+        // Their values are not printed here, but whoever may read pods there can read them.
+        eprintln!(
+            "warning: -H headers are passed on the workers' command line: anyone who may get \
+             pods in namespace {:?} can read them",
+            kube.namespace
+        );
+    }
     let interrupt = run::interrupt_watch();
     let mut report = BenchReport {
         kind: "BenchReport",
@@ -128,7 +140,8 @@ async fn fleet_step(
     let job = job::job(&spec).map_err(Error::failed)?;
     let jobs: Api<Job> = Api::namespaced(kube.client.clone(), &namespace);
     let pods: Api<Pod> = Api::namespaced(kube.client.clone(), &namespace);
-    let started = run::now();
+    // The step started when the workers did: at the agreed instant.
+    let started = start.round(jiff::Unit::Second).unwrap_or(start).to_string();
     jobs.create(&PostParams::default(), &job)
         .await
         .map_err(|source| Error::Kube {
@@ -139,7 +152,7 @@ async fn fleet_step(
         "job {namespace}/{name}: {workers} workers of {} c={concurrency}, starting at {start}",
         e.service
     );
-    let collected = collect(&pods, &jobs, &name, &run_id, workers, start, interrupt).await;
+    let collected = collect(&pods, &run_id, workers, start, interrupt).await;
     // Whatever happened, the Job goes, and its pods with it (Background: the API server's
     // garbage collector deletes them; kubectl's default).
     if let Err(error) = jobs.delete(&name, &DeleteParams::background()).await
@@ -213,12 +226,10 @@ fn host_value(e: &Endpoint) -> String {
 }
 
 /// Watches the run's pods: all must be running by `start`; then each worker's result is taken
-/// as its container terminates. On Ctrl-C the Job is deleted at once (each worker gets SIGTERM,
-/// stops and reports) and the workers get their grace period to report.
+/// as its container terminates. On Ctrl-C the workers are stopped and get their grace period
+/// to report.
 async fn collect(
     pods: &Api<Pod>,
-    jobs: &Api<Job>,
-    name: &str,
     run_id: &str,
     workers: u32,
     start: jiff::Timestamp,
@@ -248,7 +259,7 @@ async fn collect(
                 }
                 Some(Ok(Event::Delete(pod))) => {
                     see(pods, &mut slots, &pod, started).await;
-                    if let Some(slot) = slot_of(&mut slots, &pod, started)
+                    if let Some(slot) = known_slot(&mut slots, &pod)
                         && slot.outcome.is_none()
                     {
                         slot.outcome = Some(Outcome::Failed(
@@ -268,8 +279,16 @@ async fn collect(
                 interrupted = true;
                 eprintln!("interrupted: stopping the workers and collecting what they measured");
                 give_up = tokio::time::Instant::now() + Duration::from_secs(GRACE_SECONDS as u64 + 5);
-                if let Err(error) = jobs.delete(name, &DeleteParams::background()).await {
-                    eprintln!("warning: delete job {name:?}: {error}");
+                // Each worker pod is deleted gracefully first: it gets SIGTERM, stops, and
+                // reports what it sent. The Job goes after (by the caller): deleting it first
+                // would leave the pods to the garbage collector, which may remove them before
+                // their results are read.
+                for pod in slots.iter().filter(|s| s.outcome.is_none()).filter_map(|s| s.pod.as_deref()) {
+                    if let Err(error) = pods.delete(pod, &DeleteParams::default()).await
+                        && !matches!(&error, kube::Error::Api(s) if s.code == 404)
+                    {
+                        eprintln!("warning: delete pod {pod:?}: {error}");
+                    }
                 }
             }
             () = tokio::time::sleep_until(give_up), if interrupted => {
@@ -303,6 +322,13 @@ fn slot_of<'a>(slots: &'a mut [Slot], pod: &Pod, started: bool) -> Option<&'a mu
         }
     }
     Some(slot)
+}
+
+/// The slot whose pod this is, without adopting it.
+fn known_slot<'a>(slots: &'a mut [Slot], pod: &Pod) -> Option<&'a mut Slot> {
+    let index = index_of(pod, slots.len())?;
+    let slot = slots.get_mut(index)?;
+    (slot.pod.is_some() && slot.pod == pod.metadata.name).then_some(slot)
 }
 
 /// Takes what a pod's status says into its slot.
