@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod error;
 pub mod exit;
 pub mod flags;
+pub mod install;
 pub mod list;
 pub mod number;
 pub mod output;
