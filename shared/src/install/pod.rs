@@ -10,7 +10,8 @@ pub const IMAGE_REPOSITORY: &str = "ghcr.io/labring/kubectl-sealos";
 
 /// The image of this build: `ghcr.io/labring/kubectl-sealos:<version>`.
 pub fn default_image() -> String {
-    format!("{IMAGE_REPOSITORY}:{}", crate::version::VERSION)
+    // The package version alone: `version::VERSION` also carries " (git revision)".
+    format!("{IMAGE_REPOSITORY}:{}", env!("CARGO_PKG_VERSION"))
 }
 
 /// The image's user (distroless `nonroot`): numeric, so `runAsNonRoot` can be verified.
@@ -144,7 +145,10 @@ mod tests {
             spec["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["key"],
             "url"
         );
-        assert!(default_image().starts_with("ghcr.io/labring/kubectl-sealos:"));
+        assert_eq!(
+            default_image(),
+            format!("ghcr.io/labring/kubectl-sealos:{}", env!("CARGO_PKG_VERSION"))
+        );
         assert_eq!(
             t["metadata"]["labels"]["app.kubernetes.io/component"],
             "health-monitor"
