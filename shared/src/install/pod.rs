@@ -147,7 +147,10 @@ mod tests {
         );
         assert_eq!(
             default_image(),
-            format!("ghcr.io/labring/kubectl-sealos:{}", env!("CARGO_PKG_VERSION"))
+            format!(
+                "ghcr.io/labring/kubectl-sealos:{}",
+                env!("CARGO_PKG_VERSION")
+            )
         );
         assert_eq!(
             t["metadata"]["labels"]["app.kubernetes.io/component"],
