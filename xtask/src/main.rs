@@ -3,11 +3,13 @@
 //! (all seven binaries) into `dist/`, and writes each archive's sha256 into the matching platform
 //! entry of its krew manifest. `cargo xtask check-manifests`: krew's own manifest rules.
 //! `cargo xtask readme-flags [--check]`: the README's tables of flags, from clap.
+//! `cargo xtask readme-rbac [--check]`: the README's RBAC table, from the rules install writes.
 
 mod krew;
 mod manifest;
 mod package;
 mod readme_flags;
+mod readme_rbac;
 #[cfg(test)] // krew-release-bot renders .krew.yaml on a release; here only the test does.
 mod release_bot;
 
@@ -29,6 +31,8 @@ enum Command {
     Package(package::Options),
     /// Regenerate the README's tables of flags from the plugins' clap commands.
     ReadmeFlags(readme_flags::Options),
+    /// Regenerate the README's RBAC table from the rules `install` writes.
+    ReadmeRbac(readme_rbac::Options),
     /// Check every krew manifest by krew's rules, and the archives in --dist against them.
     CheckManifests(CheckOptions),
     /// Write the sha256 of every archive found in --dist into its manifest (a release's five
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::CheckManifests(options) => return check_manifests(&options),
         Command::RecordManifests(options) => record_manifests(&options),
         Command::ReadmeFlags(options) => readme_flags::run(&options, &workspace_root()),
+        Command::ReadmeRbac(options) => readme_rbac::run(&options, &workspace_root()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,8 @@ use sealos_shared::{Exit, Result};
         "kubectl sealos health --only gateways,certificates -o json",
         "kubectl sealos health --fail-on warn --skip traffic",
         "kubectl sealos health monitor --once --state ~/.local/state/sealos-monitor.json --slack-webhook \"$SLACK_WEBHOOK_URL\"",
+        "kubectl sealos health monitor install --slack-webhook-secret slack/url --dry-run -o yaml",
+        "kubectl sealos health monitor status",
         "kubectl sealos health rules --apply --dry-run",
     ]),
 )]
@@ -38,6 +40,8 @@ pub struct Args {
     pub check: check::CheckArgs,
 }
 
+// Parsed once per process: the size of the monitor's flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run every check concurrently and print one row per finding, worst first (the default).
@@ -49,7 +53,7 @@ pub enum Command {
     /// Alerts fire on the transition to bad, repeat no more often than --repeat, and resolve;
     /// each sink is retried every round until it takes them. --state keeps this across restarts
     /// and cron runs (a file, or configmap/NAMESPACE/NAME).
-    Monitor(monitor::MonitorArgs),
+    Monitor(monitor::MonitorCommand),
     /// Print (or --apply) the guide's five alert rules as a PrometheusRule.
     Rules(rules::RulesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -62,7 +66,7 @@ pub async fn run(args: Args) -> Result<Exit> {
     let (format, needs_cluster) = match &args.command {
         None => (args.check.output, check::needs_cluster(&args.check)?),
         Some(Command::Check(check)) => (check.output, check::needs_cluster(check)?),
-        Some(Command::Monitor(monitor)) => (monitor.output, monitor.needs_cluster()),
+        Some(Command::Monitor(monitor)) => (monitor.format(), monitor.needs_cluster()),
         Some(Command::Rules(rules)) => (rules.output.into(), rules.apply),
         Some(Command::Completion(completion)) => {
             return write_completion::<Args>(completion.shell, &mut std::io::stdout());
@@ -82,7 +86,9 @@ pub async fn execute(args: &Args, kube: Option<&Kube>, out: &mut Out) -> Result<
     match &args.command {
         None => check::run(&args.check, kube, out).await,
         Some(Command::Check(check)) => check::run(check, kube, out).await,
-        Some(Command::Monitor(monitor)) => monitor::run(monitor, kube, out).await,
+        Some(Command::Monitor(monitor)) => {
+            monitor::dispatch(monitor, args.kube.requested_scope(), kube, out).await
+        }
         Some(Command::Rules(rules)) => rules::run(rules, kube, out).await,
         Some(Command::Completion(completion)) => {
             write_completion::<Args>(completion.shell, out.raw())

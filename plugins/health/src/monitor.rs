@@ -10,6 +10,8 @@
 
 mod alerts;
 mod deliver;
+pub mod install;
+pub mod install_status;
 mod report;
 mod round;
 mod state_store;
@@ -17,7 +19,7 @@ mod state_store;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use sealos_shared::alert::{SlackFlags, Syslog, SyslogFormat};
 use sealos_shared::connection::Kube;
@@ -36,6 +38,87 @@ pub use state_store::{
     CONFIGMAP_KEY, FORMAT, SavedState, StateLocation, StateStore, VERSION, decode,
 };
 
+/// `health monitor`: run the monitor here, or install it into the cluster.
+#[derive(Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MonitorCommand {
+    #[command(subcommand)]
+    pub action: Option<MonitorAction>,
+    #[command(flatten)]
+    pub run: MonitorArgs,
+    /// table: lines for people; json: one JSON document per round (JSON lines).
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    pub output: Format,
+}
+
+// Parsed once per process: the size of install's flags costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug, Clone)]
+pub enum MonitorAction {
+    /// Run the monitor in the cluster: a Deployment (1 replica, Recreate) under its own
+    /// ServiceAccount with the least RBAC, state in a ConfigMap, webhook from a Secret.
+    ///
+    /// Server-side applies (field manager kubectl-sealos); --dry-run prints the manifest
+    /// (-o yaml, which `kubectl apply -f -` takes). Namespace: -n, default monitoring.
+    Install(install::InstallArgs),
+    /// Delete what install made (everything labelled managed-by kubectl-sealos and
+    /// component health-monitor in this instance), nothing else.
+    Uninstall(install::UninstallArgs),
+    /// The in-cluster monitor's readiness, firing alerts and last error, read from the cluster
+    /// (not from the pod). Exit 1 when not ready or an alert is firing.
+    Status(install_status::StatusArgs),
+}
+
+impl MonitorCommand {
+    /// Whether the command talks to the cluster.
+    pub fn needs_cluster(&self) -> bool {
+        match &self.action {
+            None => self.run.needs_cluster(),
+            Some(MonitorAction::Install(install)) => !install.install.dry_run,
+            Some(MonitorAction::Uninstall(_) | MonitorAction::Status(_)) => true,
+        }
+    }
+
+    /// The `-o` that decides colour and data format.
+    pub fn format(&self) -> Format {
+        match &self.action {
+            None => self.output,
+            Some(MonitorAction::Install(install)) => match install.output {
+                Some(install::ManifestFormat::Json) => Format::Json,
+                Some(install::ManifestFormat::Yaml) => Format::Yaml,
+                None if install.install.dry_run => Format::Yaml,
+                None => Format::Table,
+            },
+            Some(MonitorAction::Uninstall(_)) => Format::Table,
+            Some(MonitorAction::Status(status)) => status.output,
+        }
+    }
+}
+
+/// Runs `health monitor` or one of its actions; `requested_namespace` is `-n`.
+pub async fn dispatch(
+    command: &MonitorCommand,
+    requested_namespace: Option<&str>,
+    kube: Option<&Kube>,
+    out: &mut Out,
+) -> Result<Exit> {
+    let Some(action) = &command.action else {
+        return run(&command.run, kube, out).await;
+    };
+    let namespace = install::namespace(requested_namespace)?;
+    let kube_or_fail = || kube.ok_or_else(|| Error::failed("no cluster to act on"));
+    match action {
+        MonitorAction::Install(args) => install::run_install(args, &namespace, kube, out).await,
+        MonitorAction::Uninstall(args) => {
+            install::run_uninstall(args, &namespace, kube_or_fail()?, out).await
+        }
+        MonitorAction::Status(args) => {
+            install_status::run(args, &namespace, kube_or_fail()?, out).await
+        }
+    }
+}
+
+/// The monitor's settings (everything but `-o`): what `install` passes to the Deployment.
 #[derive(Args, Debug, Clone)]
 pub struct MonitorArgs {
     /// Time between rounds. A round's deliveries end by min(interval/2, 30s); what did not get
@@ -92,9 +175,6 @@ pub struct MonitorArgs {
     pub no_syslog: bool,
     #[command(flatten)]
     pub prometheus: PrometheusFlags,
-    /// table: lines for people; json: one JSON document per round (JSON lines).
-    #[arg(short = 'o', long, value_enum, default_value_t)]
-    pub output: Format,
 }
 
 fn parse_matcher(text: &str) -> Result<(String, String), String> {

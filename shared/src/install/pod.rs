@@ -8,10 +8,10 @@ use super::Workload;
 /// Where the suite's image lives; the tag is the suite's version.
 pub const IMAGE_REPOSITORY: &str = "ghcr.io/labring/kubectl-sealos";
 
-/// The image of this build: `ghcr.io/labring/kubectl-sealos:<version>`.
+/// The image of this build: `ghcr.io/labring/kubectl-sealos:v<version>`, the tag the release
+/// workflow pushes (the git tag, `v`-prefixed as krew wants it).
 pub fn default_image() -> String {
-    // The package version alone: `version::VERSION` also carries " (git revision)".
-    format!("{IMAGE_REPOSITORY}:{}", env!("CARGO_PKG_VERSION"))
+    format!("{IMAGE_REPOSITORY}:v{}", env!("CARGO_PKG_VERSION"))
 }
 
 /// The image's user (distroless `nonroot`): numeric, so `runAsNonRoot` can be verified.
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(
             default_image(),
             format!(
-                "ghcr.io/labring/kubectl-sealos:{}",
+                "ghcr.io/labring/kubectl-sealos:v{}",
                 env!("CARGO_PKG_VERSION")
             )
         );
