@@ -7,13 +7,15 @@ use sealos_shared::archive::catalog::{self, Part};
 use sealos_shared::archive::create::{Created, Plan, Target, create};
 use sealos_shared::archive::crypt;
 use sealos_shared::archive::index::ToolInfo;
+use sealos_shared::archive::location::Location;
 use sealos_shared::archive::signing::SigningKey;
 use sealos_shared::connection::Kube;
 use sealos_shared::flags::{RenamedFormat, format_parser};
 use sealos_shared::output::{Format, Out};
 use sealos_shared::{Error, Exit, Result, s3};
+use serde::Serialize;
 
-use crate::MANAGER;
+use crate::{MANAGER, prune};
 
 #[derive(Args, Debug, Clone)]
 pub struct CreateArgs {
@@ -24,6 +26,34 @@ pub struct CreateArgs {
     /// Upload to S3 instead (standard AWS credential chain; AWS_ENDPOINT_URL for S3-compatible stores).
     #[arg(long, value_name = "s3://BUCKET/PREFIX")]
     pub s3: Option<String>,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Sign the index object with this OpenSSH private key (ed25519 or ECDSA P-256, without a
+    /// passphrase), as `ssh-keygen -Y sign -n kubectl-sealos-backup` does: the signature goes
+    /// beside it as NAME.index.json.sig, for `verify`/`restore --trusted-signers`.
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+    /// Objects per list request.
+    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub page_size: u32,
+    /// Once this backup is complete, delete the complete backups beyond the newest N at the same
+    /// place (as `backup prune --keep N`): one process, so a scheduled run needs no shell, and
+    /// nothing is pruned when the backup fails.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub prune_keep: Option<u32>,
+    /// S3 multipart part size in MiB (S3's minimum is 5).
+    #[arg(long, default_value_t = 8, value_name = "MIB", value_parser = clap::value_parser!(u64).range(5..=1024))]
+    pub s3_part_size: u64,
+    /// Report format.
+    #[arg(short = 'o', long, default_value = "table", value_parser = format_parser("-o/--output is the report format; the backup directory or file is --to"))]
+    pub output: Format,
+    #[command(flatten)]
+    pub renamed: RenamedFormat,
+}
+
+/// What a backup takes, and for whom it is encrypted: `create`'s flags, which a schedule passes on.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Selection {
     /// Which parts of the configuration (default: all three).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub include: Vec<Part>,
@@ -40,29 +70,44 @@ pub struct CreateArgs {
     /// Encrypt the whole archive for this age recipient (age1...); may be repeated.
     #[arg(long, value_name = "RECIPIENT")]
     pub encrypt_to: Vec<String>,
-    /// Sign the index object with this OpenSSH private key (ed25519 or ECDSA P-256, without a
-    /// passphrase), as `ssh-keygen -Y sign -n kubectl-sealos-backup` does: the signature goes
-    /// beside it as NAME.index.json.sig, for `verify`/`restore --trusted-signers`.
-    #[arg(long, value_name = "FILE")]
-    pub sign_key: Option<PathBuf>,
-    /// Objects per list request.
-    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10000))]
-    pub page_size: u32,
-    /// S3 multipart part size in MiB (S3's minimum is 5).
-    #[arg(long, default_value_t = 8, value_name = "MIB", value_parser = clap::value_parser!(u64).range(5..=1024))]
-    pub s3_part_size: u64,
-    /// Report format.
-    #[arg(short = 'o', long, default_value = "table", value_parser = format_parser("-o/--output is the report format; the backup directory or file is --to"))]
-    pub output: Format,
-    #[command(flatten)]
-    pub renamed: RenamedFormat,
+}
+
+impl Selection {
+    /// The same selection as `create` flags, for a command line that another process runs.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        let mut list = |flag: &str, items: Vec<String>| {
+            if !items.is_empty() {
+                args.push(flag.to_string());
+                args.push(items.join(","));
+            }
+        };
+        list(
+            "--include",
+            self.include
+                .iter()
+                .map(|p| p.as_str().to_string())
+                .collect(),
+        );
+        list("--namespaces", self.namespaces.clone());
+        list("--resources", self.resources.clone());
+        if self.exclude_secrets {
+            args.push("--exclude-secrets".into());
+        }
+        for recipient in &self.encrypt_to {
+            args.push("--encrypt-to".into());
+            args.push(recipient.clone());
+        }
+        args
+    }
 }
 
 impl CreateArgs {
     /// The plan and target, or a usage error; sends nothing.
     pub fn plan(&self) -> Result<(Plan, Target)> {
-        let sources = catalog::select(&self.include, &self.resources, self.exclude_secrets)?;
-        let recipients = self
+        let chosen = &self.selection;
+        let sources = catalog::select(&chosen.include, &chosen.resources, chosen.exclude_secrets)?;
+        let recipients = chosen
             .encrypt_to
             .iter()
             .map(|r| crypt::parse_recipient(r))
@@ -72,7 +117,12 @@ impl CreateArgs {
             self.s3.as_deref(),
             !recipients.is_empty(),
         )?;
-        for ns in &self.namespaces {
+        if self.prune_keep.is_some() && matches!(target, Target::File(_)) {
+            return Err(Error::usage(
+                "--prune-keep prunes the place backups are written to: give --s3 or a --to directory, not a file",
+            ));
+        }
+        for ns in &chosen.namespaces {
             if ns.is_empty() || ns.contains('/') {
                 return Err(Error::usage(format!(
                     "--namespaces {ns:?}: not a namespace"
@@ -80,19 +130,19 @@ impl CreateArgs {
             }
         }
         let mut selection: Vec<String> = Vec::new();
-        let parts: Vec<&str> = if self.include.is_empty() {
+        let parts: Vec<&str> = if chosen.include.is_empty() {
             Part::ALL.iter().map(|p| p.as_str()).collect()
         } else {
-            self.include.iter().map(|p| p.as_str()).collect()
+            chosen.include.iter().map(|p| p.as_str()).collect()
         };
         selection.push(format!("include={}", parts.join(",")));
-        if !self.namespaces.is_empty() {
-            selection.push(format!("namespaces={}", self.namespaces.join(",")));
+        if !chosen.namespaces.is_empty() {
+            selection.push(format!("namespaces={}", chosen.namespaces.join(",")));
         }
-        if !self.resources.is_empty() {
-            selection.push(format!("resources={}", self.resources.join(",")));
+        if !chosen.resources.is_empty() {
+            selection.push(format!("resources={}", chosen.resources.join(",")));
         }
-        if self.exclude_secrets {
+        if chosen.exclude_secrets {
             selection.push("exclude-secrets".into());
         }
         let mut plan = Plan::new(
@@ -103,7 +153,7 @@ impl CreateArgs {
                 git_revision: sealos_shared::version::GIT_REVISION.to_string(),
             },
         );
-        plan.namespaces = self.namespaces.clone();
+        plan.namespaces = chosen.namespaces.clone();
         plan.recipients = recipients;
         plan.sign_key = self.sign_key.as_deref().map(SigningKey::load).transpose()?;
         plan.selection = selection;
@@ -134,14 +184,56 @@ pub async fn run(args: &CreateArgs, kube: &Kube, out: &mut Out) -> Result<Exit> 
     .await;
     progress.finish_and_clear();
     let created = created?;
-    render(&created, out)?;
+    let pruned = match (args.prune_keep, place(&target)) {
+        (Some(keep), Some(location)) => {
+            // The backup is complete: a failed prune is reported (exit 2) but does not undo it.
+            let pruned = prune::prune(&location, Some(keep as usize), None, false)
+                .await
+                .map_err(|e| {
+                    Error::failed(format!(
+                        "backup {} complete, but pruning {} failed: {e}",
+                        created.summary.head.name,
+                        location.describe()
+                    ))
+                })?;
+            Some(pruned)
+        }
+        _ => None,
+    };
+    render(
+        &Report {
+            created,
+            prune: pruned,
+        },
+        out,
+    )?;
     Ok(Exit::Ok)
 }
 
-fn render(created: &Created, out: &mut Out) -> Result<()> {
-    if out.format.is_machine() {
-        return out.data(created);
+/// `create -o json`: the backup, and what `--prune-keep` deleted.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    #[serde(flatten)]
+    pub created: Created,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prune: Option<prune::Report>,
+}
+
+/// Where `--prune-keep` prunes: the directory or S3 prefix written to.
+fn place(target: &Target) -> Option<Location> {
+    match target {
+        Target::Dir(dir) => Some(Location::Dir(dir.clone())),
+        Target::S3(url) => Some(Location::S3(url.clone())),
+        Target::File(_) => None,
     }
+}
+
+fn render(report: &Report, out: &mut Out) -> Result<()> {
+    if out.format.is_machine() {
+        return out.data(report);
+    }
+    let created = &report.created;
     let s = &created.summary;
     let encrypted = if s.archive.encrypted {
         ", encrypted"
@@ -163,6 +255,9 @@ fn render(created: &Created, out: &mut Out) -> Result<()> {
     out.line(&format!("  counts   {}", s.head.counts_text()))?;
     for note in &s.head.notes {
         out.line(&format!("  note     {note}"))?;
+    }
+    if let Some(pruned) = &report.prune {
+        prune::render(pruned, out)?;
     }
     Ok(())
 }
@@ -198,6 +293,10 @@ mod tests {
         ));
         assert!(plan(&["--to", "/b/x.tar.gz.age"]).is_err());
         assert!(plan(&["--s3", "b/p"]).is_err());
+        let err = plan(&["--to", "/b/x.tar.gz", "--prune-keep", "3"]).unwrap_err();
+        assert!(err.to_string().contains("--prune-keep"), "{err}");
+        assert!(plan(&["--s3", "s3://b/p", "--prune-keep", "3"]).is_ok());
+        assert!(Cli::try_parse_from(["x", "--prune-keep", "0"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod create;
 pub mod list;
 pub mod prune;
 pub mod restore;
+pub mod schedule;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub const MANAGER: &str = "kubectl-sealos-backup";
         "kubectl sealos backup restore ARCHIVE --dry-run --namespace-map ns-old=ns-new",
         "kubectl sealos backup restore ARCHIVE -n ns-a --namespace-map ns-a=ns-b --host-map cloud.sealos.io=clone.sealos.io",
         "kubectl sealos backup prune --s3 s3://sealos-backups/sealos-istio --keep 14",
+        "kubectl sealos backup schedule install nightly -n backups --schedule '0 3 * * *' --time-zone Asia/Shanghai --s3 s3://sealos-backups/prod --s3-secret backup-s3 --keep 14",
+        "kubectl sealos backup schedule list -A",
     ]),
 )]
 pub struct Args {
@@ -67,6 +70,8 @@ pub enum Command {
     Restore(restore::RestoreArgs),
     /// Delete old complete backups: keep the newest N, or those younger than a duration.
     Prune(prune::PruneArgs),
+    /// Scheduled backups in the cluster: a CronJob of the suite's image with read-only RBAC.
+    Schedule(schedule::ScheduleArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell), or `install` the
     /// kubectl_complete-* links for completion inside kubectl (1.26+).
     Completion(CompletionArgs),
@@ -88,17 +93,24 @@ pub fn format_of(command: &Command) -> Format {
         Command::Verify(a) => a.output,
         Command::Restore(a) => a.output,
         Command::Prune(a) => a.output,
+        Command::Schedule(a) => a.format(),
         Command::Completion(_) => Format::Table,
     }
 }
 
-/// Runs a command, printing to `out` (tests pass a buffer). Only create and restore reach the
-/// cluster: list, verify and prune read archives and work without a kubeconfig.
+/// Runs a command, printing to `out` (tests pass a buffer). Only create, restore and schedule
+/// reach the cluster: list, verify and prune read archives and work without a kubeconfig.
 pub async fn run_with(args: &Args, out: &mut Out) -> Result<Exit> {
     // restore reads and verifies its archive first: a bad one is exit 2 with or without a cluster.
     let prepared = match &args.command {
         Command::Restore(a) => Some(restore::prepare(a, args.kube.requested_scope()).await?),
         Command::Create(_) => None,
+        // A dry-run install prints without a cluster; the context's namespace when there is one.
+        Command::Schedule(a) if !a.needs_cluster() => {
+            let kube = args.kube.connect().await.ok();
+            return execute(args, kube.as_ref(), out).await;
+        }
+        Command::Schedule(_) => None,
         _ => return execute(args, None, out).await,
     };
     let kube = args.kube.connect().await?;
@@ -117,6 +129,7 @@ pub async fn execute(args: &Args, kube: Option<&Kube>, out: &mut Out) -> Result<
         (Command::Create(_) | Command::Restore(_), None) => {
             Err(Error::failed("create and restore need a cluster client"))
         }
+        (Command::Schedule(a), kube) => schedule::run(a, &args.kube, kube, out).await,
         (Command::List(a), _) => list::run(a, out).await,
         (Command::Verify(a), _) => verify::run(a, out).await,
         (Command::Prune(a), _) => prune::run(a, out).await,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use sealos_shared::archive::location::{self, Listed};
+use sealos_shared::archive::location::{self, Listed, Location};
 use sealos_shared::flags::{RenamedFormat, format_parser};
 use sealos_shared::output::counted;
 use sealos_shared::output::{Format, Out, Table};
@@ -81,59 +81,71 @@ pub async fn run(args: &PruneArgs, out: &mut Out) -> Result<Exit> {
         ));
     }
     let location = crate::location(args.dir.as_ref(), args.s3.as_deref())?;
-    let complete: Vec<Listed> = location::list(&location)
+    let report = prune(&location, args.keep, args.older_than, args.dry_run).await?;
+    if out.format.is_machine() {
+        out.data(&report)?;
+    } else {
+        render(&report, out)?;
+    }
+    Ok(Exit::Ok)
+}
+
+/// Deletes (or with `dry_run` names) the complete backups at `location` that the rules choose;
+/// `create --prune-keep` runs the same step after its backup is complete.
+pub async fn prune(
+    location: &Location,
+    keep: Option<usize>,
+    older_than: Option<Duration>,
+    dry_run: bool,
+) -> Result<Report> {
+    let complete: Vec<Listed> = location::list(location)
         .await?
         .into_iter()
         .filter(|b| b.complete)
         .collect();
-    let doomed = choose(
-        &complete,
-        args.keep,
-        args.older_than,
-        jiff::Timestamp::now(),
-    );
+    let doomed = choose(&complete, keep, older_than, jiff::Timestamp::now());
     let mut report = Report {
         location: location.describe(),
-        dry_run: args.dry_run,
+        dry_run,
         deleted: Vec::new(),
         kept: Vec::new(),
     };
     for (i, backup) in complete.into_iter().enumerate() {
         if doomed.contains(&i) {
-            if !args.dry_run {
-                location::delete(&location, &backup).await?;
+            if !dry_run {
+                location::delete(location, &backup).await?;
             }
             report.deleted.push(backup);
         } else {
             report.kept.push(backup.name);
         }
     }
-    if out.format.is_machine() {
-        out.data(&report)?;
+    Ok(report)
+}
+
+/// The table and the one-line summary.
+pub fn render(report: &Report, out: &mut Out) -> Result<()> {
+    let verb = if report.dry_run {
+        "would delete"
     } else {
-        let verb = if args.dry_run {
-            "would delete"
-        } else {
-            "deleted"
-        };
-        let mut table = Table::new(["action", "name", "created"]);
-        for b in &report.deleted {
-            table.row([
-                verb.to_string(),
-                b.name.clone(),
-                b.created_at.clone().unwrap_or_default(),
-            ]);
-        }
-        out.table(&table)?;
-        out.line(&format!(
-            "{} {}, kept {} in {}",
-            verb,
-            counted(report.deleted.len(), "backup", "backups"),
-            report.kept.len(),
-            report.location
-        ))?;
+        "deleted"
+    };
+    let mut table = Table::new(["action", "name", "created"]);
+    for b in &report.deleted {
+        table.row([
+            verb.to_string(),
+            b.name.clone(),
+            b.created_at.clone().unwrap_or_default(),
+        ]);
     }
-    Ok(Exit::Ok)
+    out.table(&table)?;
+    out.line(&format!(
+        "{} {}, kept {} in {}",
+        verb,
+        counted(report.deleted.len(), "backup", "backups"),
+        report.kept.len(),
+        report.location
+    ))
 }
 
 #[cfg(test)]

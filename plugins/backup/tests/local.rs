@@ -593,6 +593,62 @@ async fn list_shows_complete_and_incomplete_and_prune_keeps_the_newest() {
     assert_eq!(complete, 1);
 }
 
+/// `create --prune-keep N` (what a scheduled run does): each run leaves the newest N complete
+/// backups, its own among them, and reports what it deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_with_prune_keep_leaves_the_newest_n() {
+    let source = sandbox("sealos").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let argv = [
+        "create",
+        "--to",
+        &out,
+        "--include",
+        "sealos",
+        "--prune-keep",
+        "2",
+        "-o",
+        "json",
+    ];
+    let mut names = Vec::new();
+    for run in 0..3 {
+        let (exit, report) = run_json(Some(&source), &argv).await;
+        assert_eq!(exit, Exit::Ok);
+        assert_schema("create", &report);
+        names.push(report["summary"]["name"].as_str().unwrap().to_string());
+        let deleted: Vec<&str> = report["prune"]["deleted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap())
+            .collect();
+        let expected: Vec<&str> = if run == 2 {
+            vec![names[0].as_str()]
+        } else {
+            vec![]
+        };
+        assert_eq!(deleted, expected, "run {run}: {report:#}");
+        assert!(
+            report["prune"]["kept"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(names[run])),
+            "the new backup is kept: {report:#}"
+        );
+    }
+    let (_, listed) = run_json(None, &["list", "--dir", &out, "-o", "json"]).await;
+    let left: Vec<&str> = listed["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["complete"] == json!(true))
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(left.len(), 2, "{listed:#}");
+    assert!(left.contains(&names[1].as_str()) && left.contains(&names[2].as_str()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_exits_2_before_any_request() {
     let source = sandbox("sealos").await;

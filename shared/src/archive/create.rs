@@ -28,6 +28,7 @@ use super::catalog::{self, Kind, Scope, Source};
 use super::clean::clean;
 use super::index::{ArchiveFile, ClusterInfo, FORMAT, IndexHead, ResourceCount, Summary, ToolInfo};
 use super::path::EntryPath;
+use super::reads::Reads;
 use super::resolve::{Resolver, fixed};
 use super::signing::{SigningKey, signature_name};
 use super::writer::{ArchiveWriter, Spool};
@@ -602,28 +603,19 @@ impl Walk<'_> {
             return Ok(());
         };
         self.count(&resource, source.kind.namespaced);
-        let filter = &self.plan.namespaces;
-        match &source.scope {
-            Scope::In(ns) => {
-                if filter.is_empty() || filter.iter().any(|f| f == ns) {
-                    let api = Api::namespaced_with(self.kube.client.clone(), ns, &resource);
+        match source.reads(&self.plan.namespaces) {
+            Reads::List(scopes) => {
+                for scope in scopes {
+                    let api = match &scope {
+                        Some(ns) => Api::namespaced_with(self.kube.client.clone(), ns, &resource),
+                        None => Api::all_with(self.kube.client.clone(), &resource),
+                    };
                     self.pages(source, &resource, api, writer, upload, cleanup)
                         .await?;
                 }
             }
-            Scope::Everywhere if !filter.is_empty() => {
-                for ns in filter {
-                    let api = Api::namespaced_with(self.kube.client.clone(), ns, &resource);
-                    self.pages(source, &resource, api, writer, upload, cleanup)
-                        .await?;
-                }
-            }
-            Scope::Everywhere | Scope::Cluster => {
-                let api = Api::all_with(self.kube.client.clone(), &resource);
-                self.pages(source, &resource, api, writer, upload, cleanup)
-                    .await?;
-            }
-            Scope::CertificateSecrets => {
+            // By name: the Secrets the Certificates listed before named, in their namespaces.
+            Reads::Get(_) => {
                 self.certificate_secrets(&resource, writer, upload, cleanup)
                     .await?;
             }

@@ -15,6 +15,7 @@ pub mod index;
 pub mod location;
 pub mod path;
 pub mod reader;
+pub mod reads;
 pub mod resolve;
 pub mod signing;
 pub mod writer;
