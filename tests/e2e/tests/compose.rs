@@ -180,7 +180,7 @@ async fn kubectl_output_is_input() {
             "get",
             "configmaps,certificates",
             "-n",
-            "ns-alice",
+            "sealos-system",
             "-o",
             "name",
         ],
@@ -191,7 +191,7 @@ async fn kubectl_output_is_input() {
         home,
         &sandbox,
         "cert",
-        &["renew", "-f", "-", "-n", "ns-alice"],
+        &["renew", "-f", "-", "-n", "sealos-system"],
         &mixed.stdout,
     );
     refused
