@@ -13,11 +13,18 @@ const END: &str = "<!-- rbac:end -->";
 
 /// Every workload the suite installs, with the rules it gets with default flags.
 pub fn workloads() -> Result<Vec<(&'static str, Vec<Rule>)>> {
-    Ok(vec![(
-        "`health monitor install`",
-        kubectl_sealos_health::monitor::install::documented_rules()
-            .map_err(|e| anyhow::anyhow!("the monitor's rules: {e}"))?,
-    )])
+    Ok(vec![
+        (
+            "`health monitor install`",
+            kubectl_sealos_health::monitor::install::documented_rules()
+                .map_err(|e| anyhow::anyhow!("the monitor's rules: {e}"))?,
+        ),
+        (
+            "`backup schedule install`",
+            kubectl_sealos_backup::schedule::install::documented_rules()
+                .map_err(|e| anyhow::anyhow!("the backup schedule's rules: {e}"))?,
+        ),
+    ])
 }
 
 #[derive(clap::Args, Debug)]

@@ -24,7 +24,7 @@ const MAX_NAME: usize = 52;
 
 #[derive(Args, Debug, Clone)]
 pub struct InstallArgs {
-    /// The schedule's name: its CronJob, ServiceAccount and Role(s) are called this.
+    /// The schedule's name: its CronJob, ServiceAccount and Roles are called this.
     #[arg(default_value = DEFAULT_NAME)]
     pub name: String,
     /// When to back up: five cron fields ("0 3 * * *") or @daily, @hourly, @weekly, @monthly,

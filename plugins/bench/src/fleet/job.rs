@@ -3,6 +3,7 @@
 //! by TTL should the coordinator die before it deletes the Job itself.
 
 use k8s_openapi::api::batch::v1::Job;
+use sealos_shared::install::pod;
 use serde_json::json;
 
 /// The label every object of a run carries, valued with the run's id.
@@ -47,12 +48,7 @@ pub fn job(spec: &JobSpec<'_>) -> Result<Job, String> {
         "automountServiceAccountToken": false,
         "enableServiceLinks": false,
         "terminationGracePeriodSeconds": GRACE_SECONDS,
-        "securityContext": {
-            "runAsNonRoot": true,
-            "runAsUser": 65532,
-            "runAsGroup": 65532,
-            "seccompProfile": { "type": "RuntimeDefault" },
-        },
+        "securityContext": pod::pod_security_context(),
         "containers": [{
             "name": CONTAINER,
             "image": spec.image,
@@ -61,11 +57,7 @@ pub fn job(spec: &JobSpec<'_>) -> Result<Job, String> {
             "terminationMessagePath": MESSAGE_PATH,
             // A worker that dies before writing its result leaves its last log lines instead.
             "terminationMessagePolicy": "FallbackToLogsOnError",
-            "securityContext": {
-                "allowPrivilegeEscalation": false,
-                "readOnlyRootFilesystem": true,
-                "capabilities": { "drop": ["ALL"] },
-            },
+            "securityContext": pod::container_security_context(),
         }],
     });
     if spec.node_spread {

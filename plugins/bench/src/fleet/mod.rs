@@ -31,12 +31,10 @@ pub mod worker;
 /// The most workers a run may have: each is a pod the coordinator watches.
 pub const MAX_WORKERS: u32 = 1000;
 
-/// The image the workers run unless `--image` says otherwise: this release's.
+/// The image the workers run unless `--image` says otherwise: this release's (the install kit's
+/// tag, `v<version>`, which the release workflow pushes).
 pub fn default_image() -> String {
-    format!(
-        "ghcr.io/labring/kubectl-sealos:{}",
-        sealos_shared::version::VERSION
-    )
+    sealos_shared::install::pod::default_image()
 }
 
 /// The flags of `run --workers`.
@@ -53,7 +51,7 @@ pub struct FleetFlags {
     /// not running by then fails the run. Allow for scheduling and pulling the image.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = sealos_shared::number::positive_duration, requires = "workers")]
     pub start_within: Duration,
-    /// With --workers: the image the workers run [default: ghcr.io/labring/kubectl-sealos:<version>].
+    /// With --workers: the image the workers run [default: ghcr.io/labring/kubectl-sealos:v<version>].
     #[arg(long, value_name = "IMAGE", requires = "workers")]
     pub image: Option<String>,
     /// Run as worker of the run RUN (set by the coordinator in the Job it creates).
