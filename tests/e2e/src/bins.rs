@@ -49,6 +49,15 @@ pub fn bin_dir() -> &'static Path {
         // rebuilt. `-p` per plugin resolved other features (hyper's server, regex's DFA) and built a
         // second copy of kube, aws-sdk-s3 and the shared crate, which filled CI's disk.
         build.args(["--workspace", "--bins", "--examples"]);
+        // Cargo runs tests with the package's own variables set (CARGO_MANIFEST_DIR, CARGO_PKG_*,
+        // ...). Passed on, they count as a changed environment for build scripts that watch them
+        // (ring's watches CARGO_MANIFEST_DIR), and ring and all above it would be rebuilt here,
+        // then again by the next `cargo test`.
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(set_by_cargo_for_tests) {
+                build.env_remove(&name);
+            }
+        }
         let status = build.status();
         assert!(
             matches!(status, Ok(s) if s.success()),
@@ -56,6 +65,20 @@ pub fn bin_dir() -> &'static Path {
         );
         profile_dir
     })
+}
+
+/// The variables cargo sets for a test process of one package, which are not the user's.
+fn set_by_cargo_for_tests(name: &str) -> bool {
+    const EXACT: [&str; 7] = [
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    EXACT.contains(&name) || name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_BIN_EXE_")
 }
 
 /// The path of `kubectl-sealos-<plugin>`.
