@@ -50,7 +50,7 @@ impl RequestTemplate {
 /// Where and how to connect: resolved addresses, TLS (with the SNI name), HTTP version.
 pub struct Connector {
     addrs: Vec<SocketAddr>,
-    tls: Option<(TlsConnector, ServerName<'static>)>,
+    tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
     http2: bool,
 }
 
@@ -67,11 +67,23 @@ impl Connector {
             Some(name) => {
                 let server = ServerName::try_from(name.to_string())
                     .map_err(|e| format!("{name:?} is not a valid TLS server name: {e}"))?;
-                let config = tls_config(insecure, http2)?;
-                Some((TlsConnector::from(Arc::new(config)), server))
+                Some((Arc::new(tls_config(insecure, http2)?), server))
             }
         };
         Ok(Connector { addrs, tls, http2 })
+    }
+
+    /// HTTP/2 runs on hyper; HTTP/1.1 on the engine.
+    pub fn http2(&self) -> bool {
+        self.http2
+    }
+
+    /// What the HTTP/1.1 engine connects with.
+    pub fn dialer(&self) -> crate::engine::Dialer {
+        crate::engine::Dialer {
+            addrs: self.addrs.clone(),
+            tls: self.tls.clone(),
+        }
     }
 
     /// A new HTTP connection to the target, or why there is none (connect or TLS).
@@ -88,8 +100,8 @@ impl Connector {
         tcp.set_nodelay(true).map_err(|_| ErrorKind::Connect)?;
         let stream = match &self.tls {
             None => Stream::Plain(tcp),
-            Some((connector, name)) => Stream::Tls(Box::new(
-                connector
+            Some((config, name)) => Stream::Tls(Box::new(
+                TlsConnector::from(config.clone())
                     .connect(name.clone(), tcp)
                     .await
                     .map_err(|_| ErrorKind::Tls)?,

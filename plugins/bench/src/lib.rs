@@ -13,6 +13,7 @@ use sealos_shared::{Error, Exit, Result};
 pub mod client;
 pub mod compare;
 pub mod csv;
+pub mod engine;
 pub mod fleet;
 pub mod load;
 pub mod plan;

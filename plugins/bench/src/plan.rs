@@ -12,6 +12,8 @@ use crate::client::RequestTemplate;
 pub const MAX_CONCURRENCY: u32 = 100_000;
 /// The most load threads.
 pub const MAX_THREADS: u32 = 1024;
+/// The most requests in flight on one connection (`--pipeline`).
+pub const MAX_PIPELINE: u32 = 1024;
 /// `--rate` bounds: below one request in 1000 s the schedule's arithmetic stops meaning anything
 /// (1e-320 made the next due time infinite), and no single machine sends 100 million a second.
 pub const MIN_RATE: f64 = 0.001;
@@ -34,6 +36,11 @@ fn whole(text: &str, max: u32, what: &str) -> Result<u32, String> {
         Ok(c) => u32::try_from(c).map_err(|_| format!("{text:?}: at most {max} {what}")),
         Err(_) => Err(format!("{text:?} is not a whole number of {what}")),
     }
+}
+
+/// `--pipeline`: 1 to [`MAX_PIPELINE`].
+pub fn parse_pipeline(text: &str) -> Result<u32, String> {
+    whole(text, MAX_PIPELINE, "requests in flight per connection")
 }
 
 /// `-n`: a request count, 1 or more.

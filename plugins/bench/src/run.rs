@@ -16,7 +16,7 @@ use crate::client::Connector;
 use crate::load::{self, StepPlan};
 use crate::plan::{
     Endpoint, RequestOptions, endpoint, parse_concurrency, parse_count, parse_header, parse_method,
-    parse_rate, parse_threads, parse_url,
+    parse_pipeline, parse_rate, parse_threads, parse_url,
 };
 use crate::report::{BenchReport, SCHEMA_VERSION, StepReport};
 use crate::slo::Slo;
@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// Speak HTTP/2 (ALPN h2 over TLS, prior knowledge over plain HTTP).
     #[arg(long)]
     pub http2: bool,
+    /// HTTP/1.1 pipelining: keep up to N requests in flight on each connection (as wrk's
+    /// pipeline.lua does), each counted and timed on its own.
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_pipeline, allow_negative_numbers = true, conflicts_with = "http2")]
+    pub pipeline: u32,
     /// Wait between steps (the seed guide waited 10s).
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = sealos_shared::number::duration_or_zero, allow_negative_numbers = true)]
     pub pause: Duration,
@@ -161,6 +165,7 @@ pub async fn execute(args: &RunArgs, kube: Option<&Kube>, out: &mut Out) -> Resu
             rate: args.rate,
             timeout: args.timeout,
             threads,
+            pipeline: args.pipeline as usize,
             success: args.success_codes.clone(),
         });
         let started = now();

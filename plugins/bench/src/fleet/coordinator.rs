@@ -201,6 +201,9 @@ fn worker_args(
     if let Some(t) = args.threads {
         flag("--threads", t.to_string());
     }
+    if args.pipeline > 1 {
+        flag("--pipeline", args.pipeline.to_string());
+    }
     flag("--workers", workers.to_string());
     flag("--worker-of", run_id.to_string());
     flag("--start-at", start.to_string());

@@ -98,6 +98,7 @@ async fn send_share(args: &RunArgs, run_id: &str, workers: u32) -> Result<(Worke
         rate: share.rate,
         timeout: args.timeout,
         threads: run::threads(args),
+        pipeline: args.pipeline as usize,
         success: args.success_codes.clone(),
     });
     eprintln!(
