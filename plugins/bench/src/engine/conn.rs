@@ -120,19 +120,31 @@ impl Conn {
         }
     }
 
-    /// A readiness event for this connection.
+    /// A readiness event for this connection. Returns the time it last read the clock (once
+    /// per read), for the requests sent next.
     pub fn on_event(
         &mut self,
         registry: &Registry,
         dialer: &Dialer,
         wire: &Wire,
         out: &mut Vec<Outcome>,
-    ) {
-        let now = Instant::now();
+    ) -> Instant {
+        let now = self.handle(registry, dialer, wire, out);
+        now.unwrap_or_else(Instant::now)
+    }
+
+    fn handle(
+        &mut self,
+        registry: &Registry,
+        dialer: &Dialer,
+        wire: &Wire,
+        out: &mut Vec<Outcome>,
+    ) -> Option<Instant> {
         if self.phase == Phase::Connecting {
+            let now = Instant::now();
             match self.connected() {
                 Ok(true) => self.phase = Phase::Open,
-                Ok(false) => return,
+                Ok(false) => return Some(now),
                 Err(_) => {
                     self.close(registry);
                     self.addr += 1;
@@ -142,16 +154,18 @@ impl Conn {
                         self.addr = 0;
                         self.fail(registry, ErrorKind::Connect, now, out);
                     }
-                    return;
+                    return Some(now);
                 }
             }
         }
         if self.phase != Phase::Open {
-            return;
+            return None;
         }
-        if let Err(kind) = self.read(registry, out) {
+        let mut now = None;
+        if let Err(kind) = self.read(registry, &mut now, out) {
+            let now = now.unwrap_or_else(Instant::now);
             self.fail(registry, kind, now, out);
-            return;
+            return Some(now);
         }
         if self.phase == Phase::Open {
             let written = match self.transport.as_mut() {
@@ -159,9 +173,12 @@ impl Conn {
                 None => Ok(()),
             };
             if let Err(failure) = written {
+                let now = now.unwrap_or_else(Instant::now);
                 self.fail(registry, failure_kind(&failure), now, out);
+                return Some(now);
             }
         }
+        now
     }
 
     /// Fails the oldest request if nothing moved for `timeout`; true if it did.
@@ -261,8 +278,14 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads what the socket has and completes answers. Err: the connection failed this way.
-    fn read(&mut self, registry: &Registry, out: &mut Vec<Outcome>) -> Result<(), ErrorKind> {
+    /// Reads what the socket has and completes answers; `now` is when the last read returned.
+    /// Err: the connection failed this way.
+    fn read(
+        &mut self,
+        registry: &Registry,
+        now: &mut Option<Instant>,
+        out: &mut Vec<Outcome>,
+    ) -> Result<(), ErrorKind> {
         loop {
             if self.end == self.buf.len() {
                 self.make_room()?;
@@ -277,15 +300,20 @@ impl Conn {
                 None => return Err(ErrorKind::Other),
             };
             let n = match read {
-                Ok(0) => return self.at_eof(registry, Instant::now(), out),
+                Ok(0) => {
+                    let at = Instant::now();
+                    *now = Some(at);
+                    return self.at_eof(registry, at, out);
+                }
                 Ok(n) => n,
                 Err(Failure::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(failure) => return Err(failure_kind(&failure)),
             };
             self.end += n;
             // The clock is read once per read: every answer in it arrived by then.
-            let now = Instant::now();
-            if self.parse(registry, now, out)? || (drains && n < space) {
+            let at = Instant::now();
+            *now = Some(at);
+            if self.parse(registry, at, out)? || (drains && n < space) {
                 return Ok(());
             }
         }

@@ -4,8 +4,10 @@
 
 use httparse::{Status, parse_chunk_size};
 
-/// Header lines an answer head may carry; more is a malformed answer.
+/// Header lines an answer head may carry; more is a malformed answer. Heads are parsed with
+/// room for [`USUAL_HEADERS`] first: the array is set up for every answer.
 const MAX_HEADERS: usize = 100;
+const USUAL_HEADERS: usize = 24;
 
 /// A complete answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,12 +184,29 @@ impl Parser {
     }
 
     fn head(&mut self, buf: &[u8]) -> Result<Step, Malformed> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        let n = match response.parse(buf) {
+        let mut usual = [httparse::EMPTY_HEADER; USUAL_HEADERS];
+        let mut response = httparse::Response::new(&mut usual);
+        match response.parse(buf) {
+            Err(httparse::Error::TooManyHeaders) => {}
+            parsed => return self.framed(parsed, response),
+        }
+        let mut most = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut most);
+        match response.parse(buf) {
+            Err(httparse::Error::TooManyHeaders) => Err(Malformed("too many header lines")),
+            parsed => self.framed(parsed, response),
+        }
+    }
+
+    /// The state a parsed head leads to.
+    fn framed(
+        &mut self,
+        parsed: httparse::Result<usize>,
+        response: httparse::Response<'_, '_>,
+    ) -> Result<Step, Malformed> {
+        let n = match parsed {
             Ok(Status::Complete(n)) => n,
             Ok(Status::Partial) => return Ok(Step::NeedMore),
-            Err(httparse::Error::TooManyHeaders) => return Err(Malformed("too many header lines")),
             Err(_) => return Err(Malformed("not an HTTP/1.x answer head")),
         };
         let status = response.code.unwrap_or(0);
