@@ -113,39 +113,27 @@ impl Conn {
         if self.phase == Phase::Closed {
             self.connect(registry, dialer, now, out);
         }
-        if self.phase == Phase::Open
-            && let Err(failure) = self.write(wire)
-        {
-            self.fail(registry, failure_kind(&failure), now, out);
+        if self.phase == Phase::Open {
+            let written = match self.transport.as_mut() {
+                Some(transport) => transport.flush().and_then(|()| self.write(wire)),
+                None => Ok(()),
+            };
+            if let Err(failure) = written {
+                self.fail(registry, failure_kind(&failure), now, out);
+            }
         }
     }
 
-    /// A readiness event for this connection. Returns the time it last read the clock (once
-    /// per read), for the requests sent next.
-    pub fn on_event(
-        &mut self,
-        registry: &Registry,
-        dialer: &Dialer,
-        wire: &Wire,
-        out: &mut Vec<Outcome>,
-    ) -> Instant {
-        let now = self.handle(registry, dialer, wire, out);
-        now.unwrap_or_else(Instant::now)
-    }
-
-    fn handle(
-        &mut self,
-        registry: &Registry,
-        dialer: &Dialer,
-        wire: &Wire,
-        out: &mut Vec<Outcome>,
-    ) -> Option<Instant> {
+    /// A readiness event: completes a connect, reads and parses what arrived. Writing waits for
+    /// [`Conn::pump`], after every event of the wake-up is read, so that requests go out in a
+    /// burst and the server finds them together.
+    pub fn on_event(&mut self, registry: &Registry, dialer: &Dialer, out: &mut Vec<Outcome>) {
         if self.phase == Phase::Connecting {
-            let now = Instant::now();
             match self.connected() {
                 Ok(true) => self.phase = Phase::Open,
-                Ok(false) => return Some(now),
+                Ok(false) => return,
                 Err(_) => {
+                    let now = Instant::now();
                     self.close(registry);
                     self.addr += 1;
                     if self.addr < dialer.addrs.len() {
@@ -154,31 +142,15 @@ impl Conn {
                         self.addr = 0;
                         self.fail(registry, ErrorKind::Connect, now, out);
                     }
-                    return Some(now);
+                    return;
                 }
             }
         }
-        if self.phase != Phase::Open {
-            return None;
+        if self.phase == Phase::Open
+            && let Err(kind) = self.read(registry, out)
+        {
+            self.fail(registry, kind, Instant::now(), out);
         }
-        let mut now = None;
-        if let Err(kind) = self.read(registry, &mut now, out) {
-            let now = now.unwrap_or_else(Instant::now);
-            self.fail(registry, kind, now, out);
-            return Some(now);
-        }
-        if self.phase == Phase::Open {
-            let written = match self.transport.as_mut() {
-                Some(transport) => transport.flush().and_then(|()| self.write(wire)),
-                None => Ok(()),
-            };
-            if let Err(failure) = written {
-                let now = now.unwrap_or_else(Instant::now);
-                self.fail(registry, failure_kind(&failure), now, out);
-                return Some(now);
-            }
-        }
-        now
     }
 
     /// Fails the oldest request if nothing moved for `timeout`; true if it did.
@@ -278,14 +250,8 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads what the socket has and completes answers; `now` is when the last read returned.
-    /// Err: the connection failed this way.
-    fn read(
-        &mut self,
-        registry: &Registry,
-        now: &mut Option<Instant>,
-        out: &mut Vec<Outcome>,
-    ) -> Result<(), ErrorKind> {
+    /// Reads what the socket has and completes answers. Err: the connection failed this way.
+    fn read(&mut self, registry: &Registry, out: &mut Vec<Outcome>) -> Result<(), ErrorKind> {
         loop {
             if self.end == self.buf.len() {
                 self.make_room()?;
@@ -300,20 +266,14 @@ impl Conn {
                 None => return Err(ErrorKind::Other),
             };
             let n = match read {
-                Ok(0) => {
-                    let at = Instant::now();
-                    *now = Some(at);
-                    return self.at_eof(registry, at, out);
-                }
+                Ok(0) => return self.at_eof(registry, Instant::now(), out),
                 Ok(n) => n,
                 Err(Failure::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(failure) => return Err(failure_kind(&failure)),
             };
             self.end += n;
             // The clock is read once per read: every answer in it arrived by then.
-            let at = Instant::now();
-            *now = Some(at);
-            if self.parse(registry, at, out)? || (drains && n < space) {
+            if self.parse(registry, Instant::now(), out)? || (drains && n < space) {
                 return Ok(());
             }
         }

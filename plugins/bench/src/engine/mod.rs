@@ -98,6 +98,7 @@ impl Thread<'_> {
         let mut next_sweep = now + sweep;
         let mut events = Events::with_capacity(EVENTS);
         let mut retry = Vec::with_capacity(self.conns.len());
+        let mut ready = Vec::with_capacity(EVENTS);
         loop {
             let now = Instant::now();
             // At the deadline no new request starts; those in flight end (or time out) and
@@ -127,17 +128,18 @@ impl Thread<'_> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(format!("wait for the load's sockets: {e}")),
             }
+            // Read everything that arrived, then send: the server is woken once for a burst of
+            // requests instead of once per request.
             for event in &events {
                 let i = event.token().0;
                 if let Some(conn) = self.conns.get_mut(i) {
-                    conn.on_event(
-                        self.poll.registry(),
-                        &self.dialer,
-                        &self.wire,
-                        &mut self.outcomes,
-                    );
-                    self.service(i, Instant::now());
+                    conn.on_event(self.poll.registry(), &self.dialer, &mut self.outcomes);
+                    self.record_outcomes();
+                    ready.push(i);
                 }
+            }
+            for i in ready.drain(..) {
+                self.service(i, Instant::now());
             }
             std::mem::swap(&mut retry, &mut self.retry);
             for i in retry.drain(..) {
