@@ -38,6 +38,9 @@ struct Reply {
     pieces: Option<usize>,
     /// After writing: shut the connection down, answering nothing more on it.
     close: bool,
+    /// After writing: wait for the client's next request and close with it unread, which makes
+    /// the kernel answer it with a reset.
+    abort: bool,
     /// Before answering: wait until a later request has arrived on the connection, so that a
     /// close is sure to drop a pipelined request.
     hold: bool,
@@ -49,6 +52,7 @@ impl Reply {
             bytes: bytes.into(),
             pieces: None,
             close: false,
+            abort: false,
             hold: false,
         }
     }
@@ -63,6 +67,13 @@ impl Reply {
     fn then_close(self) -> Reply {
         Reply {
             close: true,
+            ..self
+        }
+    }
+
+    fn then_abort(self) -> Reply {
+        Reply {
+            abort: true,
             ..self
         }
     }
@@ -190,6 +201,11 @@ fn serve(mut stream: TcpStream, conn: u64, script: &Script, seen: &Seen) {
                 }
                 None => out.extend_from_slice(&reply.bytes),
             }
+            if reply.abort {
+                let _ = stream.write_all(&out);
+                let _ = stream.peek(&mut [0u8; 1]);
+                return;
+            }
             if reply.close {
                 let _ = stream.write_all(&out);
                 seen.dropped
@@ -297,15 +313,15 @@ fn count(seen: &AtomicU64) -> u64 {
 }
 
 #[test]
-fn content_length_answers_keep_two_connections_alive() {
+fn content_length_answers_keep_every_connection_alive() {
     // Body sizes 0, 3, ..., 108 in turn: every request's size is known from its number.
     let size = |nth: u64| (nth % 37) as usize * 3;
     let s = server(move |r| Reply::send(ok(&body(size(r.nth)))));
-    let step = bench(&[&s.url, "-c", "2", "-n", "200"]);
-    assert_all_ok(&step, 200, (0..200).map(|i| size(i) as u64).sum());
-    assert_eq!(count(&s.seen.connections), 2);
-    assert_eq!(count(&s.seen.received), 200);
-    assert_eq!(count(&s.seen.answered), 200);
+    let step = bench(&[&s.url, "-c", "4", "--threads", "2", "-n", "1000"]);
+    assert_all_ok(&step, 1000, (0..1000).map(|i| size(i) as u64).sum());
+    assert_eq!(count(&s.seen.connections), 4);
+    assert_eq!(count(&s.seen.received), 1000);
+    assert_eq!(count(&s.seen.answered), 1000);
 }
 
 #[test]
@@ -474,6 +490,16 @@ fn a_request_a_reused_connection_closes_on_unanswered_is_sent_again() {
 }
 
 #[test]
+fn a_request_a_reused_connection_resets_unanswered_is_sent_again() {
+    // As above, but the second request meets a reset rather than an orderly close.
+    let s = server(|_| Reply::send(ok(b"once")).then_abort());
+    let step = bench(&[&s.url, "-c", "1", "-n", "20"]);
+    assert_all_ok(&step, 20, 80);
+    assert_eq!(count(&s.seen.connections), 20);
+    assert_eq!(count(&s.seen.answered), 20);
+}
+
+#[test]
 fn a_server_closing_mid_body_is_a_reset() {
     let s = server(|r| match r.nth {
         3 => Reply::send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789".to_vec())
@@ -539,7 +565,17 @@ fn pipelined_answers_arriving_together() {
             reply
         }
     });
-    let step = bench(&[&s.url, "-c", "2", "-n", "400", "--pipeline", "8"]);
+    let step = bench(&[
+        &s.url,
+        "-c",
+        "2",
+        "--threads",
+        "2",
+        "-n",
+        "400",
+        "--pipeline",
+        "8",
+    ]);
     assert_all_ok(&step, 400, (0..400).map(|i| size(i) as u64).sum());
     assert_eq!(count(&s.seen.connections), 2);
     assert_eq!(count(&s.seen.received), 400);
