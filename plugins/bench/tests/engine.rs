@@ -345,6 +345,11 @@ fn interim_answers_before_the_final_one_are_skipped() {
     assert_all_ok(&step, 30, 30 * 5);
     assert_eq!(count(&s.seen.connections), 1);
     assert_eq!(count(&s.seen.answered), 30);
+    // Pipelined: the interim answers of several requests in one read.
+    let step = bench(&[&s.url, "-c", "1", "-n", "30", "--pipeline", "4"]);
+    assert_all_ok(&step, 30, 30 * 5);
+    assert_eq!(count(&s.seen.connections), 2);
+    assert_eq!(count(&s.seen.answered), 60);
 }
 
 #[test]
@@ -379,6 +384,22 @@ fn head_answers_have_no_body_whatever_their_headers_say() {
     // No body read means the connections stay usable.
     assert_eq!(count(&s.seen.connections), 2);
     assert_eq!(count(&s.seen.answered), 30);
+    // Pipelined: each answer ends at its head, the next one right behind it.
+    let pipelined = [
+        &s.url,
+        "-m",
+        "HEAD",
+        "-c",
+        "2",
+        "-n",
+        "60",
+        "--pipeline",
+        "8",
+    ];
+    let step = bench(&[&pipelined[..], &["--timeout", "10s"]].concat());
+    assert_all_ok(&step, 60, 0);
+    assert_eq!(count(&s.seen.connections), 4);
+    assert_eq!(count(&s.seen.answered), 90);
 }
 
 #[test]
@@ -429,7 +450,7 @@ fn close_delimited_bodies_end_at_the_close() {
         answer.extend_from_slice(&large);
         Reply::send(answer).then_close()
     });
-    let step = bench(&[&s.url, "-c", "1", "-n", "10"]);
+    let step = bench(&[&s.url, "-c", "1", "-n", "10", "--timeout", "10s"]);
     assert_all_ok(&step, 10, 10 * 200_001);
     assert_eq!(count(&s.seen.connections), 10);
     assert_eq!(count(&s.seen.answered), 10);
@@ -464,7 +485,7 @@ fn a_connection_closed_after_an_answer_is_replaced_without_an_error() {
     // The server closes right after each answer, saying nothing: the client learns of it by
     // the close, before or after it sent its next request there.
     let s = server(|_| Reply::send(ok(b"once")).then_close());
-    let step = bench(&[&s.url, "-c", "1", "-n", "20"]);
+    let step = bench(&[&s.url, "-c", "1", "-n", "20", "--timeout", "10s"]);
     assert_all_ok(&step, 20, 80);
     assert_eq!(count(&s.seen.connections), 20);
     assert_eq!(count(&s.seen.answered), 20);
@@ -481,7 +502,7 @@ fn a_request_a_reused_connection_closes_on_unanswered_is_sent_again() {
             Reply::send(Vec::new()).then_close()
         }
     });
-    let step = bench(&[&s.url, "-c", "1", "-n", "20"]);
+    let step = bench(&[&s.url, "-c", "1", "-n", "20", "--timeout", "10s"]);
     assert_all_ok(&step, 20, 80);
     assert_eq!(count(&s.seen.connections), 20);
     assert_eq!(count(&s.seen.answered), 20);
@@ -493,7 +514,7 @@ fn a_request_a_reused_connection_closes_on_unanswered_is_sent_again() {
 fn a_request_a_reused_connection_resets_unanswered_is_sent_again() {
     // As above, but the second request meets a reset rather than an orderly close.
     let s = server(|_| Reply::send(ok(b"once")).then_abort());
-    let step = bench(&[&s.url, "-c", "1", "-n", "20"]);
+    let step = bench(&[&s.url, "-c", "1", "-n", "20", "--timeout", "10s"]);
     assert_all_ok(&step, 20, 80);
     assert_eq!(count(&s.seen.connections), 20);
     assert_eq!(count(&s.seen.answered), 20);
@@ -508,12 +529,7 @@ fn a_server_closing_mid_body_is_a_reset() {
             .then_close(),
         _ => Reply::send(ok(b"fine")),
     });
-    let out = Command::new(BIN)
-        .args(["run", &s.url, "-c", "1", "-n", "10", "-o", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
-    let step = &serde_json::from_slice::<Value>(&out.stdout).unwrap()["steps"][0];
+    let step = &bench(&[&s.url, "-c", "1", "-n", "10", "--timeout", "10s"]);
     assert_eq!(step["requests"], 10, "{step:#}");
     assert_eq!(step["successes"], 8, "{step:#}");
     assert_eq!(step["failures"], 2, "{step:#}");
@@ -532,12 +548,7 @@ fn a_garbage_answer_is_an_other_error() {
         7 => Reply::send(b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n".to_vec()).then_close(),
         _ => Reply::send(ok(b"fine")),
     });
-    let out = Command::new(BIN)
-        .args(["run", &s.url, "-c", "1", "-n", "10", "-o", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
-    let step = &serde_json::from_slice::<Value>(&out.stdout).unwrap()["steps"][0];
+    let step = &bench(&[&s.url, "-c", "1", "-n", "10", "--timeout", "10s"]);
     assert_eq!(step["requests"], 10, "{step:#}");
     assert_eq!(step["successes"], 8, "{step:#}");
     assert_eq!(errors(step), errors_of(&[("other", 2)]), "{step:#}");
@@ -787,6 +798,26 @@ fn nginx_head_answers_end_at_the_head() {
         "{lines:?}"
     );
     assert_eq!(connections(&lines), 4);
+    // Pipelined, the answers without a length one behind the other.
+    let pipelined = bench(&[
+        &format!("{}text.txt", n.url),
+        "-m",
+        "HEAD",
+        "-H",
+        "Accept-Encoding: gzip",
+        "-c",
+        "2",
+        "-n",
+        "80",
+        "--pipeline",
+        "8",
+        "--timeout",
+        "10s",
+    ]);
+    assert_all_ok(&pipelined, 80, 0);
+    let lines = n.log_lines(160);
+    assert_eq!(lines.len(), 160);
+    assert_eq!(connections(&lines), 6);
 }
 
 /// What nginx sends for `path` with gzip asked for: its head and its body size, by curl.
