@@ -756,8 +756,9 @@ fn nginx_small_and_large_files() {
         lines.iter().all(|l| l[2] == "200" && l[3] == "GET"),
         "{lines:?}"
     );
-    // Keep-alive: two connections per run.
-    assert_eq!(connections(&lines), 4);
+    // Keep-alive: at most two connections per run (a counted run's requests are shared by
+    // the load threads, so one thread's connection may have carried none).
+    assert!(connections(&lines) <= 4, "{lines:?}");
 }
 
 #[test]
@@ -797,7 +798,7 @@ fn nginx_head_answers_end_at_the_head() {
         lines.iter().all(|l| l[2] == "200" && l[3] == "HEAD"),
         "{lines:?}"
     );
-    assert_eq!(connections(&lines), 4);
+    assert!(connections(&lines) <= 4, "{lines:?}");
     // Pipelined, the answers without a length one behind the other.
     let pipelined = bench(&[
         &format!("{}text.txt", n.url),
@@ -817,7 +818,7 @@ fn nginx_head_answers_end_at_the_head() {
     assert_all_ok(&pipelined, 80, 0);
     let lines = n.log_lines(160);
     assert_eq!(lines.len(), 160);
-    assert_eq!(connections(&lines), 6);
+    assert!(connections(&lines) <= 6, "{lines:?}");
 }
 
 /// What nginx sends for `path` with gzip asked for: its head and its body size, by curl.
@@ -853,7 +854,7 @@ fn nginx_chunked_gzip_answers() {
     assert_all_ok(&step, 50, 50 * size);
     let lines = n.log_lines(51);
     assert_eq!(lines.len(), 51);
-    assert_eq!(connections(&lines), 3);
+    assert!(connections(&lines) <= 3, "{lines:?}");
 }
 
 #[test]
@@ -875,7 +876,7 @@ fn nginx_pipelined_requests() {
     assert_all_ok(&step, 2000, 2000 * 13);
     let lines = n.log_lines(2000);
     assert_eq!(lines.len(), 2000);
-    assert_eq!(connections(&lines), 2);
+    assert!(connections(&lines) <= 2, "{lines:?}");
     // nginx marks a request it read behind another, still unanswered, with "p".
     let pipelined = lines.iter().filter(|l| l[1] == "p").count();
     assert!(pipelined > 0, "no request reached nginx pipelined");

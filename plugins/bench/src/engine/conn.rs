@@ -98,6 +98,13 @@ impl Conn {
         self.queued += self.request_len;
     }
 
+    /// Opens the connection ahead of any request, as `-c` promises that many connections.
+    pub fn open(&mut self, registry: &Registry, dialer: &Dialer, out: &mut Vec<Outcome>) {
+        if self.phase == Phase::Closed {
+            self.connect(registry, dialer, Instant::now(), out);
+        }
+    }
+
     /// Connects if needed, then writes what is queued as far as the socket takes it.
     pub fn pump(
         &mut self,
@@ -127,7 +134,13 @@ impl Conn {
     /// A readiness event: completes a connect, reads and parses what arrived. Writing waits for
     /// [`Conn::pump`], after every event of the wake-up is read, so that requests go out in a
     /// burst and the server finds them together.
-    pub fn on_event(&mut self, registry: &Registry, dialer: &Dialer, out: &mut Vec<Outcome>) {
+    pub fn on_event(
+        &mut self,
+        registry: &Registry,
+        dialer: &Dialer,
+        peer_closed: bool,
+        out: &mut Vec<Outcome>,
+    ) {
         if self.phase == Phase::Connecting {
             match self.connected() {
                 Ok(true) => self.phase = Phase::Open,
@@ -147,7 +160,7 @@ impl Conn {
             }
         }
         if self.phase == Phase::Open
-            && let Err(kind) = self.read(registry, out)
+            && let Err(kind) = self.read(registry, peer_closed, out)
         {
             self.fail(registry, kind, Instant::now(), out);
         }
@@ -251,7 +264,14 @@ impl Conn {
     }
 
     /// Reads what the socket has and completes answers. Err: the connection failed this way.
-    fn read(&mut self, registry: &Registry, out: &mut Vec<Outcome>) -> Result<(), ErrorKind> {
+    /// `peer_closed`: the event said the server closed its side, so reading goes on to the end
+    /// of the stream (no other edge would come for it).
+    fn read(
+        &mut self,
+        registry: &Registry,
+        peer_closed: bool,
+        out: &mut Vec<Outcome>,
+    ) -> Result<(), ErrorKind> {
         loop {
             if self.end == self.buf.len() {
                 self.make_room()?;
@@ -259,16 +279,19 @@ impl Conn {
             let Some(transport) = self.transport.as_mut() else {
                 return Ok(());
             };
-            let drains = transport.short_read_drains();
+            let drains = transport.short_read_drains() && !peer_closed;
             let space = self.buf.len() - self.end;
             let read = match self.buf.get_mut(self.end..) {
                 Some(free) => transport.read(free),
                 None => return Err(ErrorKind::Other),
             };
             let n = match read {
-                Ok(0) => return self.at_eof(registry, Instant::now(), out),
+                Ok(0) => return self.at_end(registry, false, out),
                 Ok(n) => n,
                 Err(Failure::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(Failure::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    return self.at_end(registry, true, out);
+                }
                 Err(failure) => return Err(failure_kind(&failure)),
             };
             self.end += n;
@@ -317,18 +340,22 @@ impl Conn {
         Ok(false)
     }
 
-    fn at_eof(
+    /// The server ended the stream (`reset`: abruptly). A close-delimited body is complete; a
+    /// kept-alive connection closed before any byte of the next answer was closed idle, and its
+    /// requests go again; anything else fails the oldest request as reset.
+    fn at_end(
         &mut self,
         registry: &Registry,
-        now: Instant,
+        reset: bool,
         out: &mut Vec<Outcome>,
     ) -> Result<(), ErrorKind> {
-        if let Some(answer) = self.parser.at_eof()
+        if !reset
+            && let Some(answer) = self.parser.at_eof()
             && let Some(started) = self.inflight.pop_front()
         {
             out.push(Outcome {
                 started,
-                at: now,
+                at: Instant::now(),
                 result: Ok(answer),
             });
             self.reconnect_later(registry);
@@ -336,7 +363,6 @@ impl Conn {
         }
         let partial = self.parser.in_body() || self.start < self.end;
         if !partial && self.answered > 0 {
-            // Closed idle (a keep-alive limit or timeout) before this request was read.
             self.reconnect_later(registry);
             return Ok(());
         }

@@ -90,6 +90,9 @@ struct Thread<'a> {
 
 impl Thread<'_> {
     fn run(mut self) -> Result<ThreadResult, String> {
+        for conn in &mut self.conns {
+            conn.open(self.poll.registry(), &self.dialer, &mut self.outcomes);
+        }
         let now = Instant::now();
         for i in 0..self.conns.len() {
             self.service(i, now);
@@ -133,7 +136,13 @@ impl Thread<'_> {
             for event in &events {
                 let i = event.token().0;
                 if let Some(conn) = self.conns.get_mut(i) {
-                    conn.on_event(self.poll.registry(), &self.dialer, &mut self.outcomes);
+                    let peer_closed = event.is_read_closed() || event.is_error();
+                    conn.on_event(
+                        self.poll.registry(),
+                        &self.dialer,
+                        peer_closed,
+                        &mut self.outcomes,
+                    );
                     self.record_outcomes();
                     ready.push(i);
                 }
