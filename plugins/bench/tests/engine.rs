@@ -668,8 +668,42 @@ fn nginx_program() -> PathBuf {
 
 /// Starts nginx with `keepalive_requests` and gzip on for text files (answered chunked).
 fn nginx(keepalive_requests: u32, files: &[(&str, &[u8])]) -> Nginx {
+    start_nginx(keepalive_requests, files, false)
+}
+
+/// nginx over TLS, with a self-signed certificate for `bench.test` made by openssl.
+fn nginx_tls(files: &[(&str, &[u8])]) -> Nginx {
+    start_nginx(10_000, files, true)
+}
+
+fn start_nginx(keepalive_requests: u32, files: &[(&str, &[u8])], tls: bool) -> Nginx {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
+    let listen = if tls {
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=bench.test"])
+            .args(["-addext", "subjectAltName=DNS:bench.test"])
+            .args([
+                "-keyout",
+                &format!("{d}/key.pem"),
+                "-out",
+                &format!("{d}/cert.pem"),
+            ])
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", explain(&made));
+        format!(" ssl; ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem")
+    } else {
+        String::new()
+    };
     std::fs::create_dir_all(dir.path().join("www")).unwrap();
     std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
     // nginx's workers run as nobody when it is started as root.
@@ -696,7 +730,7 @@ fn nginx(keepalive_requests: u32, files: &[(&str, &[u8])]) -> Nginx {
            access_log {d}/access.log engine;\n\
            client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;\n\
            uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n\
-           server {{ listen 127.0.0.1:{port}; root {d}/www; keepalive_requests {keepalive_requests};\n\
+           server {{ listen 127.0.0.1:{port}{listen}; root {d}/www; keepalive_requests {keepalive_requests};\n\
              gzip on; gzip_min_length 1; gzip_types text/plain; }}\n}}\n"
     );
     std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
@@ -719,7 +753,7 @@ fn nginx(keepalive_requests: u32, files: &[(&str, &[u8])]) -> Nginx {
     }
     Nginx {
         child,
-        url: format!("http://127.0.0.1:{port}/"),
+        url: format!("{}://127.0.0.1:{port}/", if tls { "https" } else { "http" }),
         dir,
     }
 }
@@ -916,4 +950,50 @@ fn nginx_pipelined_requests_past_the_keepalive_limit_are_sent_again() {
     assert_all_ok(&gzip, 100, 100 * size);
     let lines = n.log_lines(301);
     assert_eq!(lines.len(), 301);
+}
+
+#[test]
+fn tls_answers_through_rustls_on_the_engine() {
+    let large = body(LARGE);
+    let n = nginx_tls(&[("small", b"hello, nginx\n"), ("large", &large)]);
+    let small = format!("{}small", n.url);
+    // Self-signed: accepted with --insecure; the SNI name is the --host.
+    let tls = ["--host", "bench.test", "--insecure"];
+    let step = bench(
+        &[
+            &[&small[..]][..],
+            &tls,
+            &["-c", "2", "-n", "200", "--pipeline", "4"],
+        ]
+        .concat(),
+    );
+    assert_all_ok(&step, 200, 200 * 13);
+    let large_url = format!("{}large", n.url);
+    let big = bench(&[&[&large_url[..]][..], &tls, &["-c", "2", "-n", "6"]].concat());
+    assert_all_ok(&big, 6, 6 * LARGE as u64);
+    let lines = n.log_lines(206);
+    assert_eq!(lines.len(), 206);
+    assert!(connections(&lines) <= 4, "{lines:?}");
+    // Without --insecure the certificate is refused: every request is a TLS failure, and a
+    // step in which every request failed exits 1.
+    let refused = Command::new(BIN)
+        .args([
+            "run",
+            &small,
+            "--host",
+            "bench.test",
+            "-c",
+            "2",
+            "-n",
+            "20",
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", explain(&refused));
+    let report: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    let step = &report["steps"][0];
+    assert_eq!(step["requests"], 20, "{step:#}");
+    assert_eq!(errors(step), errors_of(&[("tls", 20)]), "{step:#}");
 }
