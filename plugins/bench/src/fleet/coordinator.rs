@@ -534,3 +534,61 @@ fn merge(
     step.workers = Some(rows);
     Ok(step)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use clap::Parser;
+
+    use super::*;
+    use crate::{Args, Command};
+
+    fn run_args(argv: &[&str]) -> RunArgs {
+        let args =
+            Args::try_parse_from([&["kubectl-sealos-bench", "run"][..], argv].concat()).unwrap();
+        match args.command {
+            Command::Run(run) => *run,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_workers_command_line_parses_back_to_the_same_load() {
+        let url = "http://10.0.0.1:8080/api";
+        let args = run_args(&[
+            url,
+            "--workers",
+            "3",
+            "-c",
+            "30",
+            "-n",
+            "3000",
+            "--pipeline",
+            "4",
+            "--threads",
+            "2",
+            "--timeout",
+            "5s",
+            "-m",
+            "POST",
+        ]);
+        let options = run::request_options(&args).unwrap();
+        let e = crate::plan::endpoint(url, None, &options).unwrap();
+        let start: jiff::Timestamp = "2026-12-06T12:00:00Z".parse().unwrap();
+        let argv = worker_args(&args, &e, 30, 3, "run-1", start);
+        let back = run_args(&argv.iter().map(String::as_str).skip(1).collect::<Vec<_>>());
+        assert_eq!(back.urls, [url]);
+        assert_eq!(back.pipeline, 4);
+        assert_eq!(back.threads, Some(2));
+        assert_eq!(back.concurrency, [30]);
+        assert_eq!(back.requests, Some(3000));
+        assert_eq!(back.timeout, Duration::from_secs(5));
+        assert_eq!(back.method, http::Method::POST);
+        assert_eq!(back.workers, Some(3));
+        assert_eq!(back.fleet.worker_of.as_deref(), Some("run-1"));
+        // Without pipelining the flag is left out (and the default holds).
+        let plain = run_args(&[url, "--workers", "2"]);
+        let argv = worker_args(&plain, &e, 2, 2, "run-2", start);
+        assert!(!argv.iter().any(|a| a == "--pipeline"), "{argv:?}");
+    }
+}
