@@ -259,15 +259,7 @@ pub fn classify(err: &hyper::Error) -> ErrorKind {
             {
                 return ErrorKind::Tls;
             }
-            return match io.kind() {
-                io::ErrorKind::TimedOut => ErrorKind::Timeout,
-                io::ErrorKind::ConnectionRefused => ErrorKind::Connect,
-                io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
-                _ => ErrorKind::Other,
-            };
+            return ErrorKind::of_io(io.kind());
         }
         source = e.source();
     }

@@ -50,6 +50,19 @@ impl ErrorKind {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The kind of a failed socket operation.
+    pub fn of_io(kind: std::io::ErrorKind) -> ErrorKind {
+        use std::io::ErrorKind as Io;
+        match kind {
+            Io::TimedOut => ErrorKind::Timeout,
+            Io::ConnectionRefused => ErrorKind::Connect,
+            Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe | Io::UnexpectedEof => {
+                ErrorKind::Reset
+            }
+            _ => ErrorKind::Other,
+        }
+    }
 }
 
 /// Which status codes count as success (`--success-codes`, default 200-399).

@@ -420,14 +420,6 @@ impl Conn {
 fn failure_kind(failure: &Failure) -> ErrorKind {
     match failure {
         Failure::Tls => ErrorKind::Tls,
-        Failure::Io(e) => match e.kind() {
-            io::ErrorKind::TimedOut => ErrorKind::Timeout,
-            io::ErrorKind::ConnectionRefused => ErrorKind::Connect,
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof => ErrorKind::Reset,
-            _ => ErrorKind::Other,
-        },
+        Failure::Io(e) => ErrorKind::of_io(e.kind()),
     }
 }
