@@ -145,64 +145,53 @@ pub fn check(snapshot: &Snapshot, args: &CheckArgs) -> Vec<Finding> {
         }
     }
     let mut out = Vec::new();
-    let object = |d: &Decider| ObjectRef::new(&d.kind, Some(&d.namespace), &d.name);
+    // Each refusal is a failure on the policy that decided it, with its code and fix.
+    let blocked = |d: &Decider, message: String, code: &'static str, fix: String| {
+        let object = ObjectRef::new(&d.kind, Some(&d.namespace), &d.name);
+        Finding::new(Area::Network, Severity::Fail, object, message).coded(code, fix)
+    };
     for b in &no_dns {
-        out.push(
-            Finding::new(
-                Area::Network,
-                Severity::Fail,
-                object(&b.by),
-                format!(
-                    "egress from {ns} allows no DNS: {} cannot reach {}/{} on 53{}",
-                    names(&b.pods),
-                    dns.namespace,
-                    dns.labels.get("k8s-app").map(String::as_str).unwrap_or("kube-dns"),
-                    empty_selectors(world, &b.by)
-                ),
-            )
-            .coded(
-                "NET_DNS_EGRESS_BLOCKED",
-                format!("allow egress to namespaceSelector kubernetes.io/metadata.name=kube-system, podSelector k8s-app=kube-dns, UDP and TCP 53 ({FIX_CMD})"),
+        out.push(blocked(
+            &b.by,
+            format!(
+                "egress from {ns} allows no DNS: {} cannot reach {}/{} on 53{}",
+                names(&b.pods),
+                dns.namespace,
+                dns.labels.get("k8s-app").map(String::as_str).unwrap_or("kube-dns"),
+                empty_selectors(world, &b.by)
             ),
-        );
+            "NET_DNS_EGRESS_BLOCKED",
+            format!("allow egress to namespaceSelector kubernetes.io/metadata.name=kube-system, podSelector k8s-app=kube-dns, UDP and TCP 53 ({FIX_CMD})"),
+        ));
     }
     for b in &no_api {
         let (ip, port) = api.map(|(i, p)| (i.to_string(), p)).unwrap_or_default();
-        out.push(
-            Finding::new(
-                Area::Network,
-                Severity::Fail,
-                object(&b.by),
-                format!(
-                    "no egress to the API server {ip}:{port}: {} cannot watch or update their objects (leader election and reconciles stop)",
-                    names(&b.pods)
-                ),
-            )
-            .coded(
-                "NET_APISERVER_EGRESS_BLOCKED",
-                format!("allow egress to ipBlock {ip}/32 on TCP {port} (the endpoints of service default/kubernetes) ({FIX_CMD})"),
+        out.push(blocked(
+            &b.by,
+            format!(
+                "no egress to the API server {ip}:{port}: {} cannot watch or update their objects (leader election and reconciles stop)",
+                names(&b.pods)
             ),
-        );
+            "NET_APISERVER_EGRESS_BLOCKED",
+            format!("allow egress to ipBlock {ip}/32 on TCP {port} (the endpoints of service default/kubernetes) ({FIX_CMD})"),
+        ));
     }
     for b in &no_gw {
-        out.push(
-            Finding::new(
-                Area::Network,
-                Severity::Fail,
-                object(&b.by),
-                format!(
-                    "the ingress gateway {}/{} cannot reach {}{}",
-                    gw.namespace,
-                    gw.name,
-                    names(&b.pods),
-                    empty_selectors(world, &b.by)
-                ),
-            )
-            .coded(
-                "NET_GATEWAY_INGRESS_BLOCKED",
-                format!("allow ingress from namespaceSelector kubernetes.io/metadata.name={} ({FIX_CMD})", gw.namespace),
+        out.push(blocked(
+            &b.by,
+            format!(
+                "the ingress gateway {}/{} cannot reach {}{}",
+                gw.namespace,
+                gw.name,
+                names(&b.pods),
+                empty_selectors(world, &b.by)
             ),
-        );
+            "NET_GATEWAY_INGRESS_BLOCKED",
+            format!(
+                "allow ingress from namespaceSelector kubernetes.io/metadata.name={} ({FIX_CMD})",
+                gw.namespace
+            ),
+        ));
     }
     // Selectors that match nothing and did not already explain a refusal.
     let mentioned: Vec<&Decider> = no_dns.iter().chain(&no_gw).map(|b| &b.by).collect();
