@@ -2,8 +2,11 @@
 //! is. Each step's request is serialized once and written with one syscall per batch; answers
 //! are parsed in place from a reusable buffer; sockets are registered once (edge-triggered), so
 //! a request costs a write and a read; timeouts are swept per connection, not timed per
-//! request; nothing is allocated per request. HTTP/2 stays on hyper (`load::h2`).
+//! request; nothing is allocated per request; when answers trickle in one by one (the server
+//! is the slower side), the thread naps so that they gather (`coalesce`). HTTP/2 stays on
+//! hyper (`load::h2`).
 
+mod coalesce;
 mod conn;
 mod request;
 mod response;
@@ -16,6 +19,7 @@ use mio::{Events, Poll, Token};
 
 use crate::load::{Counters, Shared, StepPlan, ThreadResult};
 use crate::stats::{ErrorKind, Recorder};
+use coalesce::Coalescer;
 use conn::{Conn, Outcome};
 pub use request::Wire;
 pub use transport::Dialer;
@@ -32,6 +36,10 @@ pub fn run_thread(
     counters: &Counters,
     connections: usize,
 ) -> Result<ThreadResult, String> {
+    // A thread's timers may fire up to 50 µs late by default: a nap of a few µs would be
+    // ten times longer. Best effort: without it naps are only less precise.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1_000));
     let poll = Poll::new().map_err(|e| format!("start a load thread's event loop: {e}"))?;
     let wire = Wire::new(&plan.template, plan.pipeline);
     let head_request = plan.template.method == http::Method::HEAD;
@@ -48,6 +56,7 @@ pub fn run_thread(
         poll,
         conns,
         recorder: Recorder::new()?,
+        coalescer: Coalescer::default(),
         outcomes: Vec::with_capacity(plan.pipeline * 2),
         free: Vec::with_capacity(connections),
         is_free: vec![false; connections],
@@ -71,6 +80,7 @@ struct Thread<'a> {
     poll: Poll,
     conns: Vec<Conn>,
     recorder: Recorder,
+    coalescer: Coalescer,
     /// Outcomes of the connection being serviced, recorded right after.
     outcomes: Vec<Outcome>,
     /// Open loop: connections that can take a request, and which are listed.
@@ -103,6 +113,7 @@ impl Thread<'_> {
         let mut retry = Vec::with_capacity(self.conns.len());
         let mut ready = Vec::with_capacity(EVENTS);
         loop {
+            let answered = self.done;
             let now = Instant::now();
             // At the deadline no new request starts; those in flight end (or time out) and
             // count, as every request due before it does.
@@ -168,6 +179,15 @@ impl Thread<'_> {
             }
             self.counters.done.store(self.done, Ordering::Relaxed);
             self.counters.failed.store(self.failed, Ordering::Relaxed);
+            // Closed loop only: with --rate, requests leave when due, not when answers gather.
+            // A nap, not a wait on the sockets: answers landing now wake no one.
+            let handled = usize::try_from(self.done - answered).unwrap_or(usize::MAX);
+            if self.plan.rate.is_none()
+                && !self.exhausted
+                && let Some(nap) = self.coalescer.nap(handled, self.in_flight)
+            {
+                std::thread::sleep(nap);
+            }
         }
         // Stopped (Ctrl-C): what is still in flight is abandoned, not counted.
         for conn in &mut self.conns {
@@ -274,6 +294,7 @@ impl Thread<'_> {
             )
             .unwrap_or(u64::MAX);
             self.recorder.record(micros, status, error, bytes);
+            self.coalescer.record(micros);
             self.last_end = self.last_end.max(outcome.at);
             self.in_flight = self.in_flight.saturating_sub(1);
             self.done += 1;
